@@ -1,0 +1,3 @@
+from enliven.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Rigid head pose: similarity fits (Umeyama 1991) and Euler angles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from enliven.face.topology import STABLE
+
+STABLE_INDEX = np.asarray(STABLE, dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """``y = scale * rotation @ x + translation`` for points as rows."""
+
+    scale: float
+    rotation: NDArray[np.float64]  # (3, 3) proper rotation
+    translation: NDArray[np.float64]  # (3,)
+
+    def apply(self, points: NDArray[np.floating]) -> NDArray[np.float64]:
+        """Transform points of shape (N, 3)."""
+        return self.scale * np.asarray(points, np.float64) @ self.rotation.T + self.translation
+
+    def inverse(self) -> Similarity:
+        """The transform that undoes this one."""
+        rot_t = self.rotation.T
+        return Similarity(1.0 / self.scale, rot_t, -(rot_t @ self.translation) / self.scale)
+
+
+def umeyama(
+    src: NDArray[np.floating], dst: NDArray[np.floating], *, with_scale: bool = True
+) -> Similarity:
+    """Least-squares similarity taking ``src`` onto ``dst`` (both (N, D), D = 2 or 3).
+
+    Umeyama, "Least-squares estimation of transformation parameters between two
+    point patterns", PAMI 1991. Returns a 3-D :class:`Similarity` (2-D input is
+    lifted with z = 0).
+    """
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    dim = src.shape[1]
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    xs, xd = src - mu_s, dst - mu_d
+    cov = xd.T @ xs / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(dim)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1.0
+    rot = u @ np.diag(d) @ vt
+    var_s = (xs**2).sum() / len(src)
+    scale = float((sig * d).sum() / var_s) if with_scale and var_s > 0 else 1.0
+    trans = mu_d - scale * rot @ mu_s
+    if dim == 2:
+        rot3 = np.eye(3)
+        rot3[:2, :2] = rot
+        return Similarity(scale, rot3, np.array([trans[0], trans[1], 0.0]))
+    return Similarity(scale, rot, trans)
+
+
+def fit_stable(src: NDArray[np.floating], dst: NDArray[np.floating]) -> Similarity:
+    """Similarity taking face ``src`` onto face ``dst`` using the rigid points only."""
+    return umeyama(np.asarray(src)[STABLE_INDEX], np.asarray(dst)[STABLE_INDEX])
+
+
+def euler_deg(rotation: NDArray[np.floating]) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of a rotation in image axes (x right, y down).
+
+    Yaw turns about the vertical axis, pitch about the horizontal one, roll in the
+    image plane; ``R = R_y(yaw) @ R_x(pitch) @ R_z(roll)``.
+    """
+    yaw, pitch, roll = Rotation.from_matrix(np.asarray(rotation)).as_euler("YXZ", degrees=True)
+    return float(yaw), float(pitch), float(roll)
+
+
+def rotation_from_euler(yaw_deg: float, pitch_deg: float, roll_deg: float) -> NDArray[np.float64]:
+    """Inverse of :func:`euler_deg`."""
+    return Rotation.from_euler("YXZ", [yaw_deg, pitch_deg, roll_deg], degrees=True).as_matrix()
+
+
+def rotation_angle_deg(rotation: NDArray[np.floating]) -> float:
+    """Total angle of a rotation in degrees."""
+    return float(np.degrees(np.linalg.norm(Rotation.from_matrix(rotation).as_rotvec())))
+
+
+def scale_rotation(rotation: NDArray[np.floating], gain: float) -> NDArray[np.float64]:
+    """The rotation about the same axis by ``gain`` times the angle."""
+    return Rotation.from_rotvec(Rotation.from_matrix(rotation).as_rotvec() * gain).as_matrix()

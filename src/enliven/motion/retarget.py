@@ -1,0 +1,322 @@
+"""Relative retargeting: the driver's changes from its reference frame, on the portrait.
+
+``target = source + transfer(driver_t - driver_ref)`` in a pose-free frame, then the
+driver's head-pose change is composed onto the source pose. Because only *changes*
+are transferred, and scaled to the portrait's face, the driver's face shape never
+leaks into the portrait. Eye opening is transferred as a ratio (so a blink closes
+a big cartoon eye fully) and mouth opening as a ratio below the reference (so an
+open-mouthed portrait closes when the driver closes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from enliven.errors import ConfigError
+from enliven.face import topology as topo
+from enliven.face.smoothing import OneEuroFilter
+from enliven.motion.measures import eye_distance, eye_opening, mouth_opening
+from enliven.motion.pose import (
+    STABLE_INDEX,
+    Similarity,
+    fit_stable,
+    rotation_angle_deg,
+    scale_rotation,
+    umeyama,
+)
+from enliven.types import FaceObservation
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """How the driver's motion maps onto the portrait."""
+
+    head_gain: float = 1.0  # 0..2; 0 keeps the portrait's head still
+    eyes_gain: float = 1.0  # 0..2; 0 keeps the portrait's eyes (no blinks, no gaze)
+    brows_gain: float = 1.0  # 0..2
+    mouth_gain: float = 1.0  # 0..2; 0 keeps the portrait's mouth
+    max_translation: float = 0.6  # head shift limit, in portrait eye distances
+    max_eye_ratio: float = 1.6  # eyes open at most this much wider than the portrait's
+    smooth_min_cutoff_hz: float = 1.5  # One-Euro cutoff at rest (jitter removal)
+    smooth_beta: float = 8.0  # One-Euro speed coefficient, per eye distance per second
+    lips_min_cutoff_hz: float = 4.0  # lips and lids follow fast motion with no lag
+    hold_s: float = 0.4  # a lost face holds its last motion this long ...
+    ease_s: float = 0.8  # ... then eases back to the reference over this long
+
+    def __post_init__(self) -> None:
+        for name in ("head_gain", "eyes_gain", "brows_gain", "mouth_gain"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 2.0 or math.isnan(value):
+                raise ConfigError(f"{name} must be in [0, 2], got {value}")
+        if not 1.0 <= self.max_eye_ratio <= 3.0:
+            raise ConfigError(f"max_eye_ratio must be in [1, 3], got {self.max_eye_ratio}")
+        for name in ("smooth_min_cutoff_hz", "lips_min_cutoff_hz"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.hold_s < 0 or self.ease_s <= 0:
+            raise ConfigError("hold_s must be >= 0 and ease_s > 0")
+
+
+@dataclass(frozen=True)
+class HeadMotion:
+    """The head's rigid change, in portrait pixels, about ``centre``.
+
+    ``p' = centre + scale * rotation @ (p - centre) + translation``
+    """
+
+    centre: NDArray[np.float64]
+    rotation: NDArray[np.float64] = field(default_factory=lambda: np.eye(3))
+    scale: float = 1.0
+    translation: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+
+    def apply(self, points: NDArray[np.floating]) -> NDArray[np.float64]:
+        """Move points of shape (N, 3) with the head."""
+        rel = np.asarray(points, np.float64) - self.centre
+        return self.centre + self.scale * rel @ self.rotation.T + self.translation
+
+
+@dataclass(frozen=True)
+class TargetShape:
+    """Where the portrait's face should be in one output frame.
+
+    landmarks : (478, 3) float64, portrait pixels (z in the same units).
+    head : the rigid part of the motion, for the hair, ears and neck rings.
+    mouth_new : 0..1, how much of the target mouth opening the portrait does not
+        show (0 keeps the portrait's own mouth interior, 1 needs a new interior).
+    driver : the driver's observation this was made from (None for held frames or
+        procedural performances); the renderer takes the mouth interior from it.
+    """
+
+    landmarks: NDArray[np.float64]
+    head: HeadMotion
+    mouth_new: float = 0.0
+    driver: FaceObservation | None = None
+    driver_rgb: NDArray[np.uint8] | None = None
+    tracked: bool = True
+
+
+def _region_weights(source: NDArray[np.float64], members: tuple[int, ...], sigma: float) -> NDArray[np.float64]:
+    pts = source[:, :2]
+    region = pts[list(members)]
+    d = np.linalg.norm(pts[:, None, :] - region[None, :, :], axis=2).min(axis=1)
+    return np.exp(-((d / sigma) ** 2))
+
+
+_EYE_POINTS = tuple(topo.eye_loop(topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS)) + tuple(
+    topo.eye_loop(topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS)
+) + topo.RIGHT_IRIS + topo.LEFT_IRIS
+_LIP_POINTS = tuple(
+    [*topo.MOUTH_CORNERS_INNER, *topo.MOUTH_CORNERS_OUTER]
+    + [i for pair in topo.INNER_LIP_PAIRS + topo.OUTER_LIP_PAIRS for i in pair]
+)
+_FAST_POINTS = _EYE_POINTS + _LIP_POINTS
+
+
+class Retargeter:
+    """Turns driver observations into :class:`TargetShape` for one portrait.
+
+    Parameters
+    ----------
+    source : (478, 3) landmarks of the portrait.
+    reference : (478, 3) landmarks of the driver's reference frame (the frame
+        whose pose and expression stand for the portrait's).
+    """
+
+    def __init__(
+        self,
+        source: NDArray[np.floating],
+        reference: NDArray[np.floating],
+        config: RetargetConfig | None = None,
+    ) -> None:
+        self.config = config or RetargetConfig()
+        self.source = np.asarray(source, np.float64)
+        self.reference = np.asarray(reference, np.float64)
+        self.iod_source = eye_distance(self.source)
+        self.iod_reference = eye_distance(self.reference)
+        # Driver-reference frame -> portrait frame (rotation and size).
+        self._to_source = fit_stable(self.reference, self.source)
+        self.centre = self.source[STABLE_INDEX].mean(axis=0)
+        self._ref_centre = self.reference[STABLE_INDEX].mean(axis=0)
+        cfg = self.config
+        sigma = 0.18 * self.iod_source
+        eyes = _region_weights(self.source, _EYE_POINTS, sigma)
+        brows = _region_weights(self.source, topo.RIGHT_BROW + topo.LEFT_BROW, sigma)
+        mouth = _region_weights(self.source, _LIP_POINTS, 0.45 * self.iod_source)
+        gain = 1.0 + eyes * (cfg.eyes_gain - 1) + brows * (cfg.brows_gain - 1) + mouth * (cfg.mouth_gain - 1)
+        self._gain = np.clip(gain, 0.0, 2.0)[:, None]
+        cutoff = np.full((topo.N_LANDMARKS, 1), cfg.smooth_min_cutoff_hz)
+        cutoff[list(_FAST_POINTS)] = cfg.lips_min_cutoff_hz
+        self._shape_filter = OneEuroFilter(cutoff, cfg.smooth_beta)
+        self._pose_filter = OneEuroFilter(cfg.smooth_min_cutoff_hz, cfg.smooth_beta)
+        self._src_eye_half = {
+            side: self._half_gaps(self.source, pairs)
+            for side, pairs in (("right", topo.RIGHT_EYE_PAIRS), ("left", topo.LEFT_EYE_PAIRS))
+        }
+        self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
+        self._src_mouth = mouth_opening(self.source)
+        self._ref_mouth = mouth_opening(self.reference)
+        self._last_time_s: float | None = None
+        self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        self._lost_since_s: float | None = None
+        self.frames_lost = 0
+
+    @staticmethod
+    def _half_gaps(points: NDArray[np.float64], pairs: tuple[tuple[int, int], ...]) -> NDArray[np.float64]:
+        idx = np.asarray(pairs)
+        return (points[idx[:, 0]] - points[idx[:, 1]]) / 2.0
+
+    # -- per frame ------------------------------------------------------------------
+    def step(
+        self,
+        observation: FaceObservation | None,
+        time_s: float,
+        driver_rgb: NDArray[np.uint8] | None = None,
+    ) -> TargetShape:
+        """The target shape for the driver's frame at ``time_s``.
+
+        ``observation`` None means the driver's face was lost in this frame: the
+        last motion is held for ``hold_s``, then eases back to the reference.
+        """
+        dt = 1 / 30 if self._last_time_s is None else max(time_s - self._last_time_s, 1e-3)
+        self._last_time_s = time_s
+        if observation is None:
+            self.frames_lost += 1
+            if self._lost_since_s is None:
+                self._lost_since_s = time_s
+            delta, pose = self._held(time_s - self._lost_since_s)
+            tracked = False
+        else:
+            self._lost_since_s = None
+            delta, pose = self._measure(observation.landmarks, dt)
+            self._last = (delta, pose)
+            tracked = True
+        landmarks, head, mouth_new = self._compose(delta, pose)
+        return TargetShape(
+            landmarks,
+            head,
+            mouth_new,
+            observation if tracked else None,
+            driver_rgb if tracked else None,
+            tracked,
+        )
+
+    def _measure(self, driver: NDArray[np.floating], dt: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Pose-free expression change (in reference units) and pose vector."""
+        driver = np.asarray(driver, np.float64)
+        to_ref = fit_stable(driver, self.reference)
+        canonical = to_ref.apply(driver)
+        unit = self.iod_reference
+        norm = (canonical - self._ref_centre) / unit
+        smooth = self._shape_filter(norm, dt) * unit + self._ref_centre
+        delta = smooth - self.reference
+        # Pose change ref -> frame t: the inverse of the fit, as a 7-vector.
+        from_ref = to_ref.inverse()
+        rotvec = Rotation.from_matrix(from_ref.rotation).as_rotvec()
+        centre_t = from_ref.apply(self._ref_centre[None])[0]
+        pose = np.concatenate([rotvec, [math.log(from_ref.scale)], (centre_t - self._ref_centre) / unit])
+        pose = self._pose_filter(pose, dt)
+        return delta, pose
+
+    def _held(self, lost_for_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if self._last is None:
+            return np.zeros_like(self.reference), np.zeros(7)
+        cfg = self.config
+        fade = 1.0 - min(max(lost_for_s - cfg.hold_s, 0.0) / cfg.ease_s, 1.0)
+        fade = 0.5 - 0.5 * math.cos(math.pi * fade)  # smooth ease
+        delta, pose = self._last
+        return delta * fade, pose * fade
+
+    def _compose(
+        self, delta_ref: NDArray[np.float64], pose: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], HeadMotion, float]:
+        cfg = self.config
+        to_src = self._to_source
+        delta = to_src.scale * delta_ref @ to_src.rotation.T * self._gain
+        target = self.source + delta
+        mouth_new = self._fix_openings(target, self.reference + delta_ref)
+
+        rot_ref = Rotation.from_rotvec(pose[:3]).as_matrix()
+        rot_src = to_src.rotation @ rot_ref @ to_src.rotation.T
+        rot_src = scale_rotation(rot_src, cfg.head_gain)
+        scale = math.exp(pose[3] * cfg.head_gain)
+        shift = to_src.rotation @ (pose[4:] * self.iod_source) * cfg.head_gain
+        shift[2] = 0.0
+        limit = cfg.max_translation * self.iod_source
+        norm = float(np.linalg.norm(shift[:2]))
+        if norm > limit:
+            shift *= limit / norm
+        head = HeadMotion(self.centre, rot_src, scale, shift)
+        return head.apply(target), head, mouth_new
+
+    def _fix_openings(self, target: NDArray[np.float64], driver: NDArray[np.float64]) -> float:
+        """Set lid and lip gaps of ``target`` by ratio, in place.
+
+        ``driver`` is the driver's (smoothed, pose-free) face. Returns the share of
+        the target mouth opening that the portrait does not show (0..1).
+        """
+        cfg = self.config
+        for side, pairs in (("right", topo.RIGHT_EYE_PAIRS), ("left", topo.LEFT_EYE_PAIRS)):
+            ref_open = self._ref_eye_open[side]
+            if ref_open < 0.08:  # the driver's reference eye is shut: no ratio
+                continue
+            ratio = eye_opening(driver, side) / ref_open
+            ratio = 1.0 + cfg.eyes_gain * (ratio - 1.0)
+            ratio = float(np.clip(ratio, 0.0, cfg.max_eye_ratio))
+            idx = np.asarray(pairs)
+            mid = (target[idx[:, 0]] + target[idx[:, 1]]) / 2.0
+            half = self._src_eye_half[side] * ratio
+            target[idx[:, 0]] = mid + half
+            target[idx[:, 1]] = mid - half
+        # Mouth: above the driver's reference opening the change adds; below it,
+        # the portrait's own opening shrinks in proportion, down to closed.
+        drv_gap, ref_gap, src_gap = mouth_opening(driver), self._ref_mouth, self._src_mouth
+        gain = cfg.mouth_gain
+        if drv_gap >= ref_gap or ref_gap < 0.03:
+            want = max(0.0, src_gap + gain * (drv_gap - ref_gap))
+        else:
+            want = src_gap * max(0.0, 1.0 - gain * (1.0 - drv_gap / ref_gap))
+        now = mouth_opening(target)
+        if abs(now - want) > 0.004:
+            self._set_mouth_gap(target, want * self.iod_source)
+        if want < 0.02:
+            return 0.0
+        return float(np.clip((want - src_gap) / want, 0.0, 1.0))
+
+    @staticmethod
+    def _set_mouth_gap(target: NDArray[np.float64], gap_px: float) -> None:
+        idx_in = np.asarray(topo.INNER_LIP_PAIRS)
+        upper, lower = target[idx_in[:, 0]], target[idx_in[:, 1]]
+        mid = (upper + lower) / 2
+        half = (upper - lower) / 2
+        now = float(np.linalg.norm(half[3:6, :2], axis=1).mean()) * 2
+        k = gap_px / max(now, 1e-6)
+        new_upper, new_lower = mid + half * k, mid - half * k
+        shift_upper, shift_lower = new_upper - upper, new_lower - lower
+        target[idx_in[:, 0]] = new_upper
+        target[idx_in[:, 1]] = new_lower
+        idx_out = np.asarray(topo.OUTER_LIP_PAIRS)
+        target[idx_out[:, 0]] += shift_upper
+        target[idx_out[:, 1]] += shift_lower
+
+
+def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating]) -> float:
+    """How far a driver frame is from the portrait in pose and expression.
+
+    Used to choose the driver's reference frame: the frame that looks most like the
+    portrait. Pose difference in degrees/10 plus eye and mouth opening differences.
+    """
+    from enliven.motion.measures import Expression
+
+    fit = fit_stable(np.asarray(driver, np.float64), np.asarray(source, np.float64))
+    angle = rotation_angle_deg(fit.rotation)
+    es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
+    eyes = abs(es.eye_right - ed.eye_right) + abs(es.eye_left - ed.eye_left)
+    return angle / 10.0 + eyes / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.05
+
+
+__all__ = ["HeadMotion", "RetargetConfig", "Retargeter", "Similarity", "TargetShape", "reference_distance", "umeyama"]

@@ -1,0 +1,186 @@
+"""The streaming Animator: the only module that wires the stages together.
+
+media in -> face tracking -> motion -> rendering -> provenance -> media out
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from enliven.errors import ConfigError, NoFaceError
+from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
+from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
+from enliven.render.background import MediaPipeSegmenter, Segmenter
+from enliven.render.renderer import RenderConfig, Renderer
+from enliven.types import FaceObservation, VideoFrame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnimateConfig:
+    """Everything a run can be told; CLI flags and the API build the same object."""
+
+    track: TrackConfig = field(default_factory=TrackConfig)
+    retarget: RetargetConfig = field(default_factory=RetargetConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    max_size: int = 2048  # px, long side of the output; larger portraits shrink
+    face_index: int | None = None  # which portrait face (0 = largest); None: largest
+    reference_frame: int | None = None  # driver frame standing for the portrait; None: chosen
+    reference_samples: int = 120  # driver frames sampled when choosing the reference
+    start_s: float = 0.0  # driving clip window start, seconds
+    end_s: float | None = None  # driving clip window end, seconds; None: to the end
+    crf: int = 18  # H.264 quality, 0..51 (lower is better)
+    preset: str = "veryfast"  # libx264 speed preset
+
+    def __post_init__(self) -> None:
+        if not 64 <= self.max_size <= 8192:
+            raise ConfigError(f"max_size must be in [64, 8192], got {self.max_size}")
+        if self.face_index is not None and self.face_index < 0:
+            raise ConfigError(f"face_index must be >= 0, got {self.face_index}")
+        if self.reference_frame is not None and self.reference_frame < 0:
+            raise ConfigError(f"reference_frame must be >= 0, got {self.reference_frame}")
+        if self.start_s < 0:
+            raise ConfigError(f"start_s must be >= 0, got {self.start_s}")
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ConfigError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        if not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf must be in [0, 51], got {self.crf}")
+        if self.reference_samples < 1:
+            raise ConfigError("reference_samples must be >= 1")
+
+
+def fit_portrait(rgb: NDArray[np.uint8], max_size: int) -> NDArray[np.uint8]:
+    """The portrait at output size: long side at most ``max_size``, even sides."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_size / max(h, w))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
+    return np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
+
+
+def find_portrait_face(
+    rgb: NDArray[np.uint8], tracker: FaceTracker, face_index: int | None, name: str
+) -> FaceObservation:
+    """The landmarks of the portrait's chosen face; NoFaceError if there is none."""
+    boxes = tracker.detect(rgb)
+    box = choose_face(boxes, face_index, name)
+    obs = tracker.landmarks_in_box(rgb, box)
+    if obs is None:
+        raise NoFaceError(
+            f"a face was detected in {name} but its landmarks could not be found; "
+            "try a sharper, more frontal portrait"
+        )
+    return obs
+
+
+class Animator:
+    """Animates one portrait, frame by frame.
+
+    ``Animator(portrait).frames(driving_frames)`` yields output frames one at a
+    time; it holds no more than one frame per stage, so it suits live use.
+
+    Parameters
+    ----------
+    portrait : (H, W, 3) uint8 RGB image (already at output size, see
+        :func:`fit_portrait`).
+    config : the run's settings.
+    tracker, segmenter : backends; default to the MediaPipe ones.
+    name : how to name the portrait in messages.
+    """
+
+    def __init__(
+        self,
+        portrait: NDArray[np.uint8],
+        config: AnimateConfig | None = None,
+        *,
+        tracker: FaceTracker | None = None,
+        segmenter: Segmenter | None = None,
+        name: str = "the portrait",
+    ) -> None:
+        self.config = config or AnimateConfig()
+        self._own_tracker = tracker is None
+        self.tracker = tracker or make_tracker("mediapipe", self.config.track)
+        self.portrait = fit_portrait(np.asarray(portrait), self.config.max_size)
+        self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+        own_segmenter = segmenter is None and self.config.render.background
+        seg = MediaPipeSegmenter() if own_segmenter else segmenter
+        try:
+            self.renderer = Renderer(self.portrait, self.face.landmarks, self.config.render, seg)
+        finally:
+            if own_segmenter and seg is not None:
+                seg.close()
+        self.retargeter: Retargeter | None = None
+        self.frames_lost = 0
+        self.frames_done = 0
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        """Output frame size (width, height)."""
+        h, w = self.portrait.shape[:2]
+        return w, h
+
+    def start(self, reference: NDArray[np.floating] | None = None) -> None:
+        """Begin a new driving clip; ``reference`` is the driver's reference
+        landmarks (None: the first frame with a face becomes the reference)."""
+        self.tracker.reset()
+        self.retargeter = None if reference is None else self._retargeter(reference)
+        self.frames_lost = 0
+        self.frames_done = 0
+
+    def _retargeter(self, reference: NDArray[np.floating]) -> Retargeter:
+        return Retargeter(self.face.landmarks, reference, self.config.retarget)
+
+    def target(self, rgb: NDArray[np.uint8], time_s: float) -> TargetShape:
+        """Track one driving frame and retarget it onto the portrait."""
+        obs = self.tracker.track(rgb)
+        if self.retargeter is None:
+            if obs is None:  # nothing to hold yet: the portrait as it is
+                self.frames_lost += 1
+                return Retargeter(self.face.landmarks, self.face.landmarks, self.config.retarget).step(None, time_s)
+            self.retargeter = self._retargeter(obs.landmarks)
+        if obs is None:
+            self.frames_lost += 1
+        return self.retargeter.step(obs, time_s, rgb)
+
+    def step(self, rgb: NDArray[np.uint8], time_s: float) -> NDArray[np.uint8]:
+        """One driving frame in, one output frame out (RGB, output size)."""
+        if self.retargeter is None and self.frames_done == 0:
+            self.tracker.reset()
+        out = self.renderer.render(self.target(rgb, time_s))
+        self.frames_done += 1
+        return out
+
+    def frames(
+        self,
+        driving_frames: Iterable[NDArray[np.uint8] | VideoFrame],
+        *,
+        fps: float = 30.0,
+        reference: NDArray[np.floating] | None = None,
+    ) -> Iterator[NDArray[np.uint8]]:
+        """Yield one output frame per driving frame (arrays or VideoFrame)."""
+        self.start(reference)
+        for k, item in enumerate(driving_frames):
+            if isinstance(item, VideoFrame):
+                rgb, time_s = item.rgb, item.time_s
+            else:
+                rgb, time_s = np.asarray(item), k / fps
+            yield self.step(rgb, time_s)
+
+    def close(self) -> None:
+        """Free the backends this Animator made."""
+        if self._own_tracker:
+            self.tracker.close()
+
+    def __enter__(self) -> Animator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

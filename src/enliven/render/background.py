@@ -1,0 +1,93 @@
+"""Person/background separation and the background plate, made once per portrait.
+
+Background pixels never move. Where a moving head uncovers what was behind it, the
+plate shows an inpainted guess of the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Protocol
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+
+class Segmenter(Protocol):
+    """Estimates how much each pixel belongs to the person (0..1)."""
+
+    def person_mask(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]: ...
+
+    def close(self) -> None: ...
+
+
+class MediaPipeSegmenter:
+    """Selfie segmentation from mediapipe 0.10.21 (general model, 256x256)."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        import mediapipe as mp
+
+        from enliven.face.models import verify_installed_model
+
+        verify_installed_model("selfie_segmentation/selfie_segmentation.tflite")
+        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+    def person_mask(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """(H, W) float32 in 0..1."""
+        result = self._seg.process(np.ascontiguousarray(rgb))
+        mask = np.asarray(result.segmentation_mask, np.float32)
+        return np.clip(mask, 0.0, 1.0)
+
+    def close(self) -> None:
+        self._seg.close()
+
+
+def refine_mask(mask: NDArray[np.float32], face_polygon: NDArray[np.floating], face_size: float) -> NDArray[np.float32]:
+    """Make a person mask usable for compositing.
+
+    The face region is always person (segmentation misses painted faces), and
+    a mask that misses most of the face is replaced by all-person (then the whole
+    picture warps smoothly, which is right for paintings with no clear backdrop).
+    """
+    h, w = mask.shape
+    face = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(face, np.round(face_polygon[:, :2]).astype(np.int32), 1)
+    inside = mask[face > 0]
+    if inside.size and float(inside.mean()) < 0.5:
+        log.info("segmentation misses the face (%.2f); warping the whole picture", inside.mean())
+        return np.ones_like(mask)
+    k = max(3, int(face_size * 0.15) | 1)
+    face_soft = cv2.GaussianBlur(cv2.dilate(face.astype(np.float32), np.ones((k, k), np.uint8)), (k, k), 0)
+    out = np.maximum(mask, face_soft)
+    return np.clip(cv2.GaussianBlur(out, (5, 5), 0), 0.0, 1.0).astype(np.float32)
+
+
+def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_side: int = 320) -> NDArray[np.uint8]:
+    """The portrait with person pixels replaced by inpainted background.
+
+    Everything the mask marks as even partly person (> 0.1, grown by a few pixels)
+    is replaced, so no ghost of the person's outline stays behind when it moves.
+    """
+    h, w = mask.shape
+    grow = max(3, (max(h, w) // 200) | 1)
+    solid = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+    if not solid.any():
+        return rgb.copy()
+    if solid.mean() > 0.97:  # no background to learn from
+        return rgb.copy()
+    scale = min(1.0, work_side / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    hole = cv2.resize(solid.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    hole = cv2.dilate(hole, np.ones((5, 5), np.uint8))
+    filled = cv2.inpaint(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), hole, 5, cv2.INPAINT_TELEA)
+    filled = cv2.cvtColor(filled, cv2.COLOR_BGR2RGB)
+    filled = cv2.GaussianBlur(filled, (0, 0), 2.0)
+    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = rgb.copy()
+    out[solid] = up[solid]
+    return out

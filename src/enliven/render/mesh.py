@@ -1,0 +1,182 @@
+"""The extended mesh: face, eye and mouth openings, head rings and a fixed frame.
+
+Built once per portrait from its landmarks:
+
+- the 852 face-mesh triangles (kind ``FACE``);
+- strips filling each eye opening (``EYE``) and the mouth opening (``MOUTH``);
+- three rings outside the face oval (forehead and hair, ears, neck), whose points
+  follow the head less the further out and the lower they are (``HEAD``);
+- a fourth ring on a rectangle enclosing the image, fixed, joined to the third by
+  a strip and corner triangles (``FRAME``), so every pixel is covered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from enliven.face import topology as topo
+from enliven.motion.measures import eye_distance
+from enliven.motion.retarget import TargetShape
+
+FACE, EYE, MOUTH, HEAD, FRAME = 0, 1, 2, 3, 4
+RING_SCALES = (1.22, 1.55, 2.0)  # ring size over the face oval, about its centre
+# How much each ring follows the head: (at the top of the head, below the chin).
+RING_FOLLOW = ((1.0, 0.55), (0.8, 0.2), (0.35, 0.0))
+FAR = 1e4  # depth of the fixed frame: behind everything
+
+
+@dataclass(frozen=True)
+class ExtendedMesh:
+    """Vertices and triangles of the whole warp, in portrait pixels.
+
+    vertices : (V, 3) float64; the first 478 are the face landmarks.
+    triangles : (T, 3) int32.
+    kinds : (T,) int8, one of FACE, EYE, MOUTH, HEAD, FRAME.
+    bias : (T,) float32 depth bias (openings sit just behind the skin).
+    follow : (V,) float64, how much a vertex follows the head (landmarks: 1).
+    anchor : (V,) int32, for ring vertices the oval landmark they hang from
+        (the landmark itself for landmarks, -1 for the frame).
+    """
+
+    vertices: NDArray[np.float64]
+    triangles: NDArray[np.int32]
+    kinds: NDArray[np.int8]
+    bias: NDArray[np.float32]
+    follow: NDArray[np.float64]
+    anchor: NDArray[np.int32]
+
+    @property
+    def n_vertices(self) -> int:
+        return len(self.vertices)
+
+    def target_vertices(self, target: TargetShape) -> NDArray[np.float64]:
+        """Vertex positions for one frame: landmarks as given, rings by follow."""
+        out = self.vertices.copy()
+        n = topo.N_LANDMARKS
+        out[:n] = target.landmarks
+        rings = slice(n, n + 3 * len(topo.FACE_OVAL))
+        src = self.vertices[rings]
+        anchors = self.anchor[rings]
+        # The expression-only move of each ring's anchor (e.g. the jaw dropping).
+        anchor_src = self.vertices[anchors]
+        expr = target.landmarks[anchors] - target.head.apply(anchor_src)
+        moved = target.head.apply(src) + expr
+        w = self.follow[rings][:, None]
+        out[rings] = src + w * (moved - src)
+        return out
+
+
+def _ray_limit(centre: NDArray[np.float64], direction: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]) -> float:
+    """Distance along ``direction`` from ``centre`` to the rectangle [lo, hi]."""
+    t = np.inf
+    for axis in range(2):
+        d = direction[axis]
+        if d > 1e-9:
+            t = min(t, (hi[axis] - centre[axis]) / d)
+        elif d < -1e-9:
+            t = min(t, (lo[axis] - centre[axis]) / d)
+    return float(t)
+
+
+def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> ExtendedMesh:
+    """Build the extended mesh for a portrait of ``size_wh`` with these landmarks."""
+    lm = np.asarray(landmarks, np.float64)
+    width, height = size_wh
+    iod = eye_distance(lm)
+    oval_idx = np.asarray(topo.FACE_OVAL)
+    oval = lm[oval_idx]
+    centre = oval[:, :2].mean(axis=0)
+    # The frame: a rectangle enclosing the image and the face, with a margin.
+    lo = np.minimum(np.array([-2.0, -2.0]), oval[:, :2].min(axis=0) - 0.5 * iod)
+    hi = np.maximum(np.array([width + 1.0, height + 1.0]), oval[:, :2].max(axis=0) + 0.5 * iod)
+
+    n_oval = len(oval_idx)
+    rings, follow, anchor = [], [], []
+    frame_pts = []
+    for i in range(n_oval):
+        d = oval[i, :2] - centre
+        r = float(np.linalg.norm(d))
+        direction = d / max(r, 1e-9)
+        limit = _ray_limit(centre, direction, lo, hi) / max(r, 1e-9)  # in oval radii
+        # Squeeze the rings where the frame is near, so they stay inside it.
+        room = max(limit - 1.0, 1e-3) * 0.9
+        squeeze = min(1.0, room / (RING_SCALES[-1] - 1.0))
+        up = float(np.clip(-direction[1], -1.0, 1.0))  # +1 at the top of the head
+        t = (up + 1.0) / 2.0
+        for k, scale in enumerate(RING_SCALES):
+            f = 1.0 + (scale - 1.0) * squeeze
+            p = centre + d * f
+            z = oval[i, 2] + 0.05 * iod * (k + 1)
+            rings.append((k, i, p[0], p[1], z))
+            top, bottom = RING_FOLLOW[k]
+            follow.append(bottom + (top - bottom) * t)
+            anchor.append(oval_idx[i])
+        frame_pts.append(centre + direction * limit * r)
+    n = topo.N_LANDMARKS
+    ring_xyz = np.zeros((3 * n_oval, 3))
+    for k, i, x, y, z in rings:
+        ring_xyz[k * n_oval + i] = (x, y, z)
+    follow_arr = np.zeros(3 * n_oval)
+    anchor_arr = np.zeros(3 * n_oval, np.int32)
+    for j, (k, i, *_rest) in enumerate(rings):
+        follow_arr[k * n_oval + i] = follow[j]
+        anchor_arr[k * n_oval + i] = anchor[j]
+    frame_xyz = np.column_stack([np.asarray(frame_pts), np.full(n_oval, FAR)])
+    corners = np.array([[lo[0], lo[1], FAR], [hi[0], lo[1], FAR], [hi[0], hi[1], FAR], [lo[0], hi[1], FAR]])
+    vertices = np.vstack([lm, ring_xyz, frame_xyz, corners])
+    ring_start = n
+    frame_start = n + 3 * n_oval
+    corner_start = frame_start + n_oval
+
+    tris: list[NDArray[np.int32]] = []
+    kinds: list[NDArray[np.int8]] = []
+
+    def add(t: NDArray[np.int32] | list, kind: int) -> None:
+        arr = np.asarray(t, np.int32).reshape(-1, 3)
+        tris.append(arr)
+        kinds.append(np.full(len(arr), kind, np.int8))
+
+    add(topo.mesh_triangles(), FACE)
+    add(topo.strip_triangles(topo.RIGHT_EYE_CORNERS, topo.RIGHT_EYE_PAIRS), EYE)
+    add(topo.strip_triangles(topo.LEFT_EYE_CORNERS, topo.LEFT_EYE_PAIRS), EYE)
+    add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, topo.INNER_LIP_PAIRS), MOUTH)
+    # Strips between the oval and the rings, and the third ring and the frame.
+    loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(3)]
+    loops.append(frame_start + np.arange(n_oval))
+    for k, (a, b) in enumerate(zip(loops[:-1], loops[1:])):
+        quads = []
+        for i in range(n_oval):
+            j = (i + 1) % n_oval
+            quads += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
+        add(quads, FRAME if k == 3 else HEAD)
+    # Corner wedges where consecutive frame points lie on different sides.
+    corner_xy = vertices[corner_start:, :2]
+    for i in range(n_oval):
+        j = (i + 1) % n_oval
+        pi, pj = vertices[frame_start + i, :2], vertices[frame_start + j, :2]
+        for c in range(4):
+            cxy = corner_xy[c]
+            # The corner lies between the two points if the triangle pi, pj, c
+            # is on the outer side of the segment (away from the face centre).
+            side_c = np.cross(pj - pi, cxy - pi)
+            side_o = np.cross(pj - pi, centre - pi)
+            if side_c * side_o < 0 and _between(centre, pi, pj, cxy):
+                add([(frame_start + i, frame_start + j, corner_start + c)], FRAME)
+
+    triangles = np.vstack(tris)
+    kind_arr = np.concatenate(kinds)
+    bias = np.zeros(len(triangles), np.float32)
+    bias[(kind_arr == EYE) | (kind_arr == MOUTH)] = 0.03 * iod
+    follow_all = np.concatenate([np.ones(n), follow_arr, np.zeros(n_oval + 4)])
+    anchor_all = np.concatenate([np.arange(n), anchor_arr, np.full(n_oval + 4, -1)]).astype(np.int32)
+    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all)
+
+
+def _between(centre: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]) -> bool:
+    """Whether the direction to ``c`` from ``centre`` lies between those to a and b."""
+    va, vb, vc = a - centre, b - centre, c - centre
+    cross_ab = np.cross(va, vb)
+    return bool(np.cross(va, vc) * cross_ab >= 0 and np.cross(vc, vb) * cross_ab >= 0)

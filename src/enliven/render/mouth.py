@@ -1,0 +1,58 @@
+"""The mouth interior: what shows when the target mouth opens wider than the portrait's.
+
+With a driving frame, its mouth interior (teeth, tongue, cavity) is warped into the
+target lip contour and colour-matched to the portrait. Without one (procedural
+performances), a stylised interior is drawn: upper teeth under the upper lip, a dark
+cavity and the tongue below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from enliven.face import topology as topo
+
+# Skin sample points: cheeks, forehead, nose bridge.
+SKIN_POINTS = (50, 280, 101, 330, 36, 266, 205, 425, 151, 9, 108, 337, 6, 197, 117, 346)
+
+
+def skin_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Median RGB of small patches at skin landmarks, shape (3,) float32."""
+    h, w = rgb.shape[:2]
+    samples = []
+    for i in SKIN_POINTS:
+        x, y = int(round(landmarks[i, 0])), int(round(landmarks[i, 1]))
+        if 1 <= x < w - 1 and 1 <= y < h - 1:
+            samples.append(rgb[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3))
+    if not samples:
+        return np.array([180, 140, 120], np.float32)
+    return np.median(np.concatenate(samples), axis=0).astype(np.float32)
+
+
+def lower_weight(bary: NDArray[np.float32], tri_vertices: NDArray[np.int32]) -> NDArray[np.float32]:
+    """0 at the upper inner lip, 1 at the lower inner lip, for mouth-strip pixels.
+
+    bary : (N, 3) barycentric weights; tri_vertices : (N, 3) their vertex ids.
+    """
+    lower = np.isin(tri_vertices, [lo for _, lo in topo.INNER_LIP_PAIRS])
+    corner = np.isin(tri_vertices, topo.MOUTH_CORNERS_INNER)
+    return (bary * lower).sum(axis=1) + 0.5 * (bary * corner).sum(axis=1)
+
+
+def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float) -> NDArray[np.float32]:
+    """Colours (N, 3) of a drawn interior at lower-weights ``v``.
+
+    Upper teeth take the top of the opening (about a fifth of the eye distance
+    high), then a dark cavity, and the tongue shows at the bottom.
+    """
+    v = v[:, None]
+    teeth = np.array([232, 228, 218], np.float32) * (0.75 + 0.25 * skin.mean() / 200.0)
+    cavity = np.array([52, 18, 22], np.float32)
+    tongue = np.array([150, 62, 70], np.float32) * np.clip(skin / skin.max(), 0.6, 1.0)
+    teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45)
+    t_teeth = np.clip((teeth_share - v) / 0.06, 0.0, 1.0)
+    t_tongue = np.clip((v - 0.7) / 0.2, 0.0, 1.0)
+    base = cavity * (1 - t_tongue) + tongue * t_tongue
+    shade = 0.8 + 0.2 * np.clip(1 - np.abs(v - 0.5) * 2, 0, 1)
+    return teeth * t_teeth + base * (1 - t_teeth) * shade

@@ -1,0 +1,237 @@
+"""Rendering: a portrait and a target shape in, one output frame out.
+
+The extended mesh is rasterised with a depth test at working resolution into a
+backward map, the map is upsampled, and the full-resolution portrait is sampled
+once with ``cv2.remap``. The person is composited over a still background plate,
+the irises are moved as their own layer clipped by the lids, and a new mouth
+interior is blended in where the mouth opens wider than the portrait's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from enliven.errors import ConfigError
+from enliven.face import topology as topo
+from enliven.motion.measures import eye_distance
+from enliven.motion.retarget import TargetShape
+from enliven.render import mouth as mouth_layer
+from enliven.render.background import Segmenter, background_plate, refine_mask
+from enliven.render.mesh import EYE, MOUTH, build_mesh
+from enliven.render.raster import rasterize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How output frames are drawn."""
+
+    work_size: int = 640  # long side (px) at which warp maps are computed; 0 = full
+    background: bool = True  # keep the background still (selfie segmentation)
+    mouth_interior: bool = True  # draw a new mouth interior where the mouth opens
+    irises: bool = True  # move the irises as their own layer (gaze)
+
+    def __post_init__(self) -> None:
+        if self.work_size != 0 and not 64 <= self.work_size <= 8192:
+            raise ConfigError(f"work_size must be 0 or in [64, 8192], got {self.work_size}")
+
+
+@dataclass(frozen=True)
+class _Iris:
+    centre: NDArray[np.float64]  # source px
+    radius: float
+    tris: NDArray[np.intp]  # indices into mesh.triangles of this eye's strip
+    sclera_xy: tuple[float, float]  # a source pixel showing the white of the eye
+
+
+class Renderer:
+    """Draws output frames of one portrait.
+
+    Parameters
+    ----------
+    portrait : (H, W, 3) uint8 RGB, at output resolution.
+    landmarks : (478, 3) portrait landmarks.
+    segmenter : person segmenter; None treats the whole picture as the person.
+    """
+
+    def __init__(
+        self,
+        portrait: NDArray[np.uint8],
+        landmarks: NDArray[np.floating],
+        config: RenderConfig | None = None,
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        self.config = config or RenderConfig()
+        self.portrait = np.ascontiguousarray(portrait)
+        self.landmarks = np.asarray(landmarks, np.float64)
+        height, width = portrait.shape[:2]
+        self.size_wh = (width, height)
+        self.mesh = build_mesh(self.landmarks, self.size_wh)
+        long_side = max(width, height)
+        work = self.config.work_size or long_side
+        self.scale = min(1.0, work / long_side)
+        self.work_wh = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        self.iod = eye_distance(self.landmarks)
+        self.skin = mouth_layer.skin_colour(self.portrait, self.landmarks)
+        if self.config.background and segmenter is not None:
+            raw = segmenter.person_mask(self.portrait)
+            oval = self.landmarks[list(topo.FACE_OVAL)]
+            self.mask = refine_mask(raw, oval, self.iod * 2.5)
+        else:
+            self.mask = np.ones((height, width), np.float32)
+        self.plate = background_plate(self.portrait, self.mask)
+        ww, wh = self.work_wh
+        # Source position of each working pixel's centre when nothing moves.
+        self._grid_x = np.broadcast_to(((np.arange(ww) + 0.5) / self.scale - 0.5).astype(np.float32), (wh, ww))
+        self._grid_y = np.broadcast_to(((np.arange(wh) + 0.5) / self.scale - 0.5).astype(np.float32)[:, None], (wh, ww))
+        self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
+        self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
+
+    def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
+        eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
+        half = len(eye_tris) // 2
+        tris = eye_tris[:half] if which == 0 else eye_tris[half:]
+        self._eye_of_tri[tris] = which
+        centre = self.landmarks[iris[0], :2]
+        radius = float(np.linalg.norm(self.landmarks[list(iris[1:]), :2] - centre, axis=1).mean())
+        # A white-of-the-eye pixel: inside the eye, outside the iris, brightest.
+        poly = self.landmarks[
+            topo.eye_loop(*(
+                (topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS)
+                if which == 0
+                else (topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS)
+            )), :2
+        ]  # fmt: skip
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int)
+        h, w = self.portrait.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)
+        sclera = (float(centre[0]), float(centre[1]))
+        if x1 > x0 and y1 > y0:
+            ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
+            pts = np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float32)
+            contour = poly.astype(np.float32).reshape(-1, 1, 2)
+            inside = np.array([cv2.pointPolygonTest(contour, (float(px), float(py)), False) > 0 for px, py in pts])
+            outside_iris = np.linalg.norm(pts - centre, axis=1) > radius * 1.2
+            good = inside & outside_iris
+            if good.any():
+                cand = pts[good]
+                lum = self.portrait[cand[:, 1].astype(int), cand[:, 0].astype(int)].astype(np.float32).sum(axis=1)
+                best = cand[int(np.argmax(lum))]
+                sclera = (float(best[0]), float(best[1]))
+        return _Iris(centre, radius, tris, sclera)
+
+    # ------------------------------------------------------------------------------
+    def render(self, target: TargetShape) -> NDArray[np.uint8]:
+        """The output frame (H, W, 3) uint8 for one target shape."""
+        verts = self.mesh.target_vertices(target)
+        s = self.scale
+        work = verts.copy()
+        work[:, :2] = (verts[:, :2] + 0.5) * s - 0.5
+        map_x, map_y, tri_id, _ = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, self.work_wh)
+        # Pixels that do not move show the portrait itself, exactly.
+        moved = (np.abs(map_x - self._grid_x) + np.abs(map_y - self._grid_y)) > 0.2
+        if s < 1.0:
+            moved = cv2.resize(moved.astype(np.uint8), self.size_wh, interpolation=cv2.INTER_NEAREST) > 0
+            map_x = cv2.resize(map_x, self.size_wh, interpolation=cv2.INTER_LINEAR)
+            map_y = cv2.resize(map_y, self.size_wh, interpolation=cv2.INTER_LINEAR)
+            tri_id = cv2.resize(tri_id, self.size_wh, interpolation=cv2.INTER_NEAREST)
+        if self.config.irises:
+            self._move_irises(verts, map_x, map_y, tri_id)
+        warped = cv2.remap(self.portrait, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha[~moved] = 1.0
+        out = cv2.blendLinear(warped, self.plate, alpha, 1.0 - alpha)
+        if self.config.mouth_interior and target.mouth_new > 0.02:
+            self._draw_mouth(out, verts, target, alpha)
+        return out
+
+    def _move_irises(self, verts: NDArray[np.float64], map_x: NDArray[np.float32], map_y: NDArray[np.float32], tri_id: NDArray[np.int32]) -> None:
+        src = self.mesh.vertices
+        tris = self.mesh.triangles
+        for which, iris in enumerate(self._irises):
+            idx = (topo.RIGHT_IRIS, topo.LEFT_IRIS)[which][0]
+            q = _locate(verts[idx, :2], verts, src, tris[iris.tris])
+            if q is None:
+                continue
+            shift = q - iris.centre
+            limit = iris.radius * 0.9
+            norm = float(np.linalg.norm(shift))
+            if norm < 0.05:
+                continue
+            if norm > limit:
+                shift *= limit / norm
+            sel = tri_id >= 0
+            sel[sel] = self._eye_of_tri[tri_id[sel]] == which
+            if not sel.any():
+                continue
+            px, py = map_x[sel], map_y[sel]
+            nx, ny = px - shift[0], py - shift[1]
+            in_new = (nx - iris.centre[0]) ** 2 + (ny - iris.centre[1]) ** 2 < iris.radius**2
+            in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < iris.radius**2
+            reveal = in_old & ~in_new
+            px = np.where(in_new, nx, np.where(reveal, iris.sclera_xy[0], px))
+            py = np.where(in_new, ny, np.where(reveal, iris.sclera_xy[1], py))
+            map_x[sel], map_y[sel] = px, py
+
+    def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape, alpha: NDArray[np.float32]) -> None:
+        mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
+        tri = self.mesh.triangles[mouth_tris]
+        used = np.unique(tri)
+        h, w = out.shape[:2]
+        x0, y0 = np.floor(verts[used, :2].min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(verts[used, :2].max(axis=0)).astype(int) + 2
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        local = verts.copy()
+        local[:, 0] -= x0
+        local[:, 1] -= y0
+        # Rasterise the mouth strip alone, at full resolution, in its box.
+        _, _, tid, bary = rasterize(local, self.mesh.vertices, tri, np.zeros(len(tri), np.float32), (x1 - x0, y1 - y0))
+        inside = tid >= 0
+        if not inside.any():
+            return
+        ys, xs = np.nonzero(inside)
+        tv = tri[tid[inside]]
+        b = bary[inside]
+        opening = float(np.linalg.norm(verts[13, :2] - verts[14, :2]))
+        colours = None
+        obs = target.driver
+        if obs is not None and target.driver_rgb is not None:
+            drv = obs.landmarks.astype(np.float64)
+            dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
+            dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
+            sample = cv2.remap(target.driver_rgb, dx.reshape(-1, 1), dy.reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            gain = np.clip(self.skin / np.maximum(mouth_layer.skin_colour(target.driver_rgb, drv), 1.0), 0.6, 1.6)
+            colours = sample.reshape(-1, 3).astype(np.float32) * gain
+        if colours is None:
+            v = mouth_layer.lower_weight(b, tv)
+            colours = mouth_layer.stylised_interior(v.astype(np.float32), self.skin, opening)
+        mask = inside.astype(np.float32)
+        feather = cv2.GaussianBlur(mask, (0, 0), max(0.8, opening * 0.04)) * mask
+        a = (feather[inside] * float(np.clip(target.mouth_new, 0.0, 1.0)))[:, None]
+        region = out[y0:y1, x0:x1]
+        current = region[ys, xs].astype(np.float32)
+        region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
+
+
+def _locate(point: NDArray[np.float64], target: NDArray[np.float64], source: NDArray[np.float64], tris: NDArray[np.int32]) -> NDArray[np.float64] | None:
+    """Source position of a target point through the triangle that holds it."""
+    for t in tris:
+        a, b, c = target[t, :2]
+        det = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1])
+        if abs(det) < 1e-9:
+            continue
+        w0 = ((b[1] - c[1]) * (point[0] - c[0]) + (c[0] - b[0]) * (point[1] - c[1])) / det
+        w1 = ((c[1] - a[1]) * (point[0] - c[0]) + (a[0] - c[0]) * (point[1] - c[1])) / det
+        w2 = 1 - w0 - w1
+        if min(w0, w1, w2) >= -1e-6:
+            return w0 * source[t[0], :2] + w1 * source[t[1], :2] + w2 * source[t[2], :2]
+    return None
