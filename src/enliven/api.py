@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from enliven.errors import InputError, NoFaceError, OutputError
 from enliven.face import FaceTracker
 from enliven.io.image import load_image, save_png
-from enliven.io.sheet import contact_sheet, draw_landmarks, sample_indices
+from enliven.io.sheet import contact_sheet, draw_landmarks, face_crop, sample_indices
 from enliven.io.video import VideoWriter, probe_video, read_frames
 from enliven.motion.controls import apply_controls, demo_performance
 from enliven.motion.retarget import Retargeter, reference_distance
@@ -164,7 +164,7 @@ def animate(
                 out = animator.step(frame.rgb, frame.time_s)
                 writer.write(out)
                 if frame.index in wanted:
-                    pairs.append((_thumb(frame.rgb), _thumb(out)))
+                    pairs.append(_sheet_pair(frame.rgb, out, animator))
                 if on_progress is not None:
                     on_progress(frame.index + 1, total)
             frames = writer.frames_written
@@ -178,6 +178,13 @@ def animate(
     if preview_path is not None and pairs:
         save_png(preview_path, contact_sheet(pairs), text={"Comment": tags["comment"], "Description": tags["description"]})
     return Result(output_path, frames, info.fps, animator.size_wh, lost, ref_index, time.perf_counter() - started, preview_path)
+
+
+def _sheet_pair(driver: NDArray[np.uint8], out: NDArray[np.uint8], animator: Animator) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Face close-ups of a driver frame and its output, for contact sheets."""
+    target = animator.last_target
+    drv = driver if target is None or target.driver is None else face_crop(driver, target.driver.box_xywh)
+    return _thumb(drv), _thumb(face_crop(out, animator.face.box_xywh))
 
 
 def _thumb(rgb: NDArray[np.uint8], height: int = 256) -> NDArray[np.uint8]:
@@ -230,7 +237,10 @@ def demo(
                 out = animator.renderer.render(target)
                 writer.write(out)
                 if k in wanted:
-                    pairs.append((_thumb(draw_landmarks(animator.size_wh, driver)), _thumb(out)))
+                    box = animator.face.box_xywh
+                    pairs.append(
+                        (_thumb(face_crop(draw_landmarks(animator.size_wh, driver), box)), _thumb(face_crop(out, box)))
+                    )
                 if on_progress is not None:
                     on_progress(k + 1, total)
             frames = writer.frames_written

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -152,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("default")
     logging.captureWarnings(True)
     runners = {"animate": _run_animate, "demo": _run_demo}
+    if not args.verbose:
+        _hide_native_logs()
     try:
         return runners[args.command](args)
     except EnlivenError as exc:
@@ -160,3 +163,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("enliven: interrupted; no output written", file=sys.stderr)
         return 130
+
+
+def _hide_native_logs() -> None:
+    """Keep mediapipe's C++ log lines (written straight to fd 2) off the terminal.
+
+    Python's own stderr (progress bar, errors, tracebacks) moves to a duplicate of
+    the real fd 2; fd 2 itself goes to /dev/null for the rest of the process, since
+    mediapipe's threads also log while shutting down. ``-v`` keeps them.
+    """
+    try:
+        if sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):
+        return  # stderr is captured (tests): leave it alone
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    sys.stderr = os.fdopen(saved_fd, "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)

@@ -118,6 +118,7 @@ class Animator:
             if own_segmenter and seg is not None:
                 seg.close()
         self.retargeter: Retargeter | None = None
+        self.last_target: TargetShape | None = None
         self.frames_lost = 0
         self.frames_done = 0
 
@@ -154,7 +155,8 @@ class Animator:
         """One driving frame in, one output frame out (RGB, output size)."""
         if self.retargeter is None and self.frames_done == 0:
             self.tracker.reset()
-        out = self.renderer.render(self.target(rgb, time_s))
+        self.last_target = self.target(rgb, time_s)
+        out = self.renderer.render(self.last_target)
         self.frames_done += 1
         return out
 

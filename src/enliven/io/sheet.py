@@ -43,6 +43,21 @@ def contact_sheet(
     return sheet
 
 
+def face_crop(
+    rgb: NDArray[np.uint8], box_xywh: tuple[float, float, float, float], scale: float = 1.9
+) -> NDArray[np.uint8]:
+    """A square crop around a face box (``scale`` times its larger side), clipped."""
+    h, w = rgb.shape[:2]
+    x, y, bw, bh = box_xywh
+    side = max(bw, bh) * scale
+    cx, cy = x + bw / 2, y + bh / 2
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return rgb
+    return rgb[y0:y1, x0:x1]
+
+
 def sample_indices(total: int, count: int) -> list[int]:
     """``count`` frame indices spread evenly over ``total`` frames."""
     if total <= 0:

@@ -40,7 +40,7 @@ class RetargetConfig:
     eyes_gain: float = 1.0  # 0..2; 0 keeps the portrait's eyes (no blinks, no gaze)
     brows_gain: float = 1.0  # 0..2
     mouth_gain: float = 1.0  # 0..2; 0 keeps the portrait's mouth
-    max_translation: float = 0.6  # head shift limit, in portrait eye distances
+    max_translation: float = 0.35  # head shift limit, in portrait eye distances
     max_eye_ratio: float = 1.6  # eyes open at most this much wider than the portrait's
     smooth_min_cutoff_hz: float = 1.5  # One-Euro cutoff at rest (jitter removal)
     smooth_beta: float = 8.0  # One-Euro speed coefficient, per eye distance per second

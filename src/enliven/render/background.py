@@ -70,12 +70,12 @@ def refine_mask(mask: NDArray[np.float32], face_polygon: NDArray[np.floating], f
 def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_side: int = 320) -> NDArray[np.uint8]:
     """The portrait with person pixels replaced by inpainted background.
 
-    Everything the mask marks as even partly person (> 0.1, grown by a few pixels)
+    Everything the mask marks as person (> 0.5, grown by about 1% of the image)
     is replaced, so no ghost of the person's outline stays behind when it moves.
     """
     h, w = mask.shape
-    grow = max(3, (max(h, w) // 200) | 1)
-    solid = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+    grow = max(3, (max(h, w) // 100) | 1)
+    solid = cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
     if not solid.any():
         return rgb.copy()
     if solid.mean() > 0.97:  # no background to learn from

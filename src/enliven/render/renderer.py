@@ -146,8 +146,8 @@ class Renderer:
             self._move_irises(verts, map_x, map_y, tri_id)
         warped = cv2.remap(self.portrait, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        alpha[~moved] = 1.0
         out = cv2.blendLinear(warped, self.plate, alpha, 1.0 - alpha)
+        np.copyto(out, self.portrait, where=~moved[..., None])
         if self.config.mouth_interior and target.mouth_new > 0.02:
             self._draw_mouth(out, verts, target, alpha)
         return out

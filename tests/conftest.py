@@ -1,0 +1,48 @@
+"""Shared fixtures: the astronaut portrait, a tracker, and the shared real media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    """../shared/media, or skip with a reason."""
+    if not (MEDIA / "driving").is_dir() or not (MEDIA / "sources").is_dir():
+        pytest.skip(f"shared media not found at {MEDIA} (tests on real clips need it)")
+    return MEDIA
+
+
+@pytest.fixture(scope="session")
+def tracker():
+    from enliven.face import make_tracker
+
+    t = make_tracker()
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_landmarks(astronaut, tracker) -> np.ndarray:
+    boxes = tracker.detect(astronaut)
+    obs = tracker.landmarks_in_box(astronaut, boxes[0])
+    assert obs is not None
+    return obs.landmarks.astype(np.float64)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

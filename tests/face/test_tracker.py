@@ -1,0 +1,58 @@
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from enliven.errors import ConfigError, EnlivenWarning, NoFaceError
+from enliven.face import TrackConfig, choose_face
+
+
+def test_choose_face_takes_the_largest_and_warns_when_several():
+    boxes = [(0, 0, 10, 10), (50, 50, 40, 40), (100, 0, 20, 20)]
+    with pytest.warns(EnlivenWarning, match="3 faces"):
+        assert choose_face(boxes, None, "p.jpg") == (50, 50, 40, 40)
+    assert choose_face(boxes, 2, "p.jpg") == (0, 0, 10, 10)
+    with pytest.raises(NoFaceError, match="has 3 face"):
+        choose_face(boxes, 3, "p.jpg")
+    with pytest.raises(NoFaceError, match="no face found in p.jpg"):
+        choose_face([], None, "p.jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        choose_face(boxes[:1], None, "p.jpg")
+
+
+def test_config_is_validated():
+    with pytest.raises(ConfigError, match="crop_scale"):
+        TrackConfig(crop_scale=0.5)
+
+
+def test_portrait_landmarks_lie_on_the_face(astronaut, astronaut_landmarks):
+    lm = astronaut_landmarks
+    assert lm.shape == (478, 3)
+    # The astronaut's face is roughly x 170..280, y 60..190 in the 512x512 image.
+    assert 160 < lm[:, 0].min() and lm[:, 0].max() < 290
+    assert 50 < lm[:, 1].min() and lm[:, 1].max() < 200
+    # Irises sit between the eye corners.
+    assert lm[33, 0] < lm[468, 0] < lm[133, 0]
+
+
+def test_small_face_in_a_large_frame_is_tracked(astronaut, tracker):
+    # A face about 5% of the frame width (67 px of 1280): the mesh's own detector
+    # needs 13%.
+    face = cv2.resize(astronaut[20:250, 130:330], (160, 184), interpolation=cv2.INTER_AREA)
+    canvas = np.full((720, 1280, 3), 90, np.uint8)
+    canvas[500:684, 1000:1160] = face
+    tracker.reset()
+    found = [tracker.track(canvas) for _ in range(3)]
+    tracker.reset()
+    assert all(obs is not None for obs in found)
+    lm = found[-1].landmarks
+    assert 1000 <= lm[4, 0] <= 1160 and 500 <= lm[4, 1] <= 684
+
+
+def test_no_face_gives_none(tracker):
+    blank = np.full((256, 256, 3), 128, np.uint8)
+    tracker.reset()
+    assert tracker.track(blank) is None
+    assert tracker.detect(blank) == []

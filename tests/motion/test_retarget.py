@@ -1,0 +1,137 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from enliven.errors import ConfigError
+from enliven.face import topology as topo
+from enliven.motion.controls import Controls, apply_controls
+from enliven.motion.measures import Expression, eye_opening, mouth_opening
+from enliven.motion.pose import STABLE_INDEX, euler_deg, rotation_from_euler
+from enliven.motion.retarget import RetargetConfig, Retargeter, reference_distance
+from enliven.types import FaceObservation
+
+
+def _obs(lm):
+    return FaceObservation(np.asarray(lm, np.float32), (0, 0, 1, 1))
+
+
+def _settle(retargeter, driver, frames=40, fps=30.0):
+    target = None
+    for k in range(frames):
+        target = retargeter.step(_obs(driver), k / fps)
+    return target
+
+
+def _other_face(lm):
+    """A different identity: wider face, bigger eyes, smaller, elsewhere."""
+    centre = lm[STABLE_INDEX].mean(axis=0)
+    other = (lm - centre) * [1.25, 0.95, 1.1] * 0.7 + centre + [40, 25, 0]
+    for pairs in (topo.RIGHT_EYE_PAIRS, topo.LEFT_EYE_PAIRS):
+        idx = np.asarray(pairs)
+        mid = (other[idx[:, 0]] + other[idx[:, 1]]) / 2
+        other[idx[:, 0]] = mid + (other[idx[:, 0]] - mid) * 1.6
+        other[idx[:, 1]] = mid + (other[idx[:, 1]] - mid) * 1.6
+    return other
+
+
+def test_identity_retargeting_returns_the_source(astronaut_landmarks):
+    lm = astronaut_landmarks
+    driver = _other_face(lm)
+    r = Retargeter(lm, driver)
+    for k in range(5):
+        target = r.step(_obs(driver), k / 30)
+        np.testing.assert_allclose(target.landmarks, lm, atol=1e-3)
+        assert target.mouth_new == 0.0
+
+
+def test_driver_face_shape_does_not_leak(astronaut_landmarks):
+    lm = astronaut_landmarks
+    driver = _other_face(lm)
+    target = _settle(Retargeter(lm, driver), driver)
+    # The portrait keeps its own eye size, not the driver's 1.6x eyes.
+    assert eye_opening(target.landmarks, "right") == pytest.approx(eye_opening(lm, "right"), rel=0.02)
+
+
+def test_head_rotation_transfers(astronaut_landmarks):
+    lm = astronaut_landmarks
+    driver_ref = _other_face(lm)
+    rot = rotation_from_euler(20, -10, 8)
+    centre = driver_ref[STABLE_INDEX].mean(axis=0)
+    turned = (driver_ref - centre) @ rot.T + centre
+    target = _settle(Retargeter(lm, driver_ref), turned)
+    assert np.allclose(euler_deg(target.head.rotation), (20, -10, 8), atol=1.0)
+    still = _settle(Retargeter(lm, driver_ref, RetargetConfig(head_gain=0.0)), turned)
+    assert np.allclose(euler_deg(still.head.rotation), 0, atol=1e-6)
+
+
+def test_a_driver_blink_closes_a_bigger_portrait_eye_fully(astronaut_landmarks):
+    lm = astronaut_landmarks
+    portrait = _other_face(lm)  # the portrait has the big (cartoon-like) eyes
+    blink = apply_controls(lm, Controls(blink_right=1.0))
+    target = _settle(Retargeter(portrait, lm), blink)
+    assert eye_opening(target.landmarks, "right") < 0.02
+    assert eye_opening(target.landmarks, "left") == pytest.approx(eye_opening(portrait, "left"), rel=0.05)
+
+
+def test_mouth_opening_follows_and_gains_scale_it(astronaut_landmarks):
+    lm = astronaut_landmarks
+    open_mouth = apply_controls(lm, Controls(jaw=1.0))
+    target = _settle(Retargeter(lm, lm), open_mouth)
+    assert mouth_opening(target.landmarks) == pytest.approx(mouth_opening(open_mouth), rel=0.05)
+    assert target.mouth_new > 0.5
+    half = _settle(Retargeter(lm, lm, RetargetConfig(mouth_gain=0.5)), open_mouth)
+    gained = mouth_opening(half.landmarks) - mouth_opening(lm)
+    assert gained == pytest.approx(0.5 * (mouth_opening(open_mouth) - mouth_opening(lm)), rel=0.15)
+
+
+def test_an_open_mouthed_portrait_closes_when_the_driver_closes(astronaut_landmarks):
+    lm = astronaut_landmarks
+    portrait = apply_controls(lm, Controls(jaw=1.0))
+    driver_ref = apply_controls(lm, Controls(jaw=0.4))
+    # jaw=1 opens the inner lips by 0.32 eye distances: close the astronaut's smile.
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    assert mouth_opening(closed) < 0.01
+    target = _settle(Retargeter(portrait, driver_ref), closed)
+    assert mouth_opening(target.landmarks) < 0.1 * mouth_opening(portrait)
+
+
+def test_a_lost_face_holds_then_eases_back(astronaut_landmarks):
+    lm = astronaut_landmarks
+    cfg = RetargetConfig(hold_s=0.2, ease_s=0.4)
+    r = Retargeter(lm, lm, cfg)
+    open_mouth = apply_controls(lm, Controls(jaw=1.0))
+    _settle(r, open_mouth, frames=30)
+    held = r.step(None, 1.05)
+    assert not held.tracked
+    assert mouth_opening(held.landmarks) > 0.8 * mouth_opening(open_mouth)
+    back = r.step(None, 2.0)
+    np.testing.assert_allclose(back.landmarks, lm, atol=1e-6)
+    assert r.frames_lost == 2
+
+
+def test_reference_distance_prefers_the_matching_frame(astronaut_landmarks):
+    lm = astronaut_landmarks
+    candidates = {
+        "same": lm,
+        "closed eyes": apply_controls(lm, Controls(blink_right=1, blink_left=1)),
+        "bowed": apply_controls(lm, Controls(pitch=25)),
+        "open mouth": apply_controls(lm, Controls(jaw=1)),
+    }
+    scores = {name: reference_distance(lm, c) for name, c in candidates.items()}
+    assert min(scores, key=scores.get) == "same"
+    assert all(scores[n] > 1.0 for n in candidates if n != "same")
+
+
+def test_expression_measures(astronaut_landmarks):
+    lm = astronaut_landmarks
+    e = Expression.of(lm)
+    assert 0.15 < e.eye_right < 0.6 and 0.15 < e.eye_left < 0.6
+    assert Expression.of(apply_controls(lm, Controls(brow=1))).brow > e.brow
+    assert Expression.of(apply_controls(lm, Controls(smile=1))).mouth_width > e.mouth_width
+
+
+@pytest.mark.parametrize("field", ["head_gain", "eyes_gain", "brows_gain", "mouth_gain"])
+def test_gains_are_validated(field):
+    with pytest.raises(ConfigError, match=field):
+        replace(RetargetConfig(), **{field: 2.5})

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from enliven.motion.controls import Controls, apply_controls
+from enliven.motion.retarget import Retargeter
+from enliven.render.background import MediaPipeSegmenter
+from enliven.render.mesh import FRAME, build_mesh
+from enliven.render.raster import rasterize
+from enliven.render.renderer import RenderConfig, Renderer
+from enliven.types import FaceObservation
+
+from ..conftest import psnr
+
+
+def _target(source, driver, frames=30):
+    r = Retargeter(source, source)
+    t = None
+    for k in range(frames):
+        t = r.step(FaceObservation(np.asarray(driver, np.float32), (0, 0, 1, 1)), k / 30)
+    return t
+
+
+@pytest.fixture(scope="module")
+def renderer(astronaut, astronaut_landmarks):
+    seg = MediaPipeSegmenter()
+    yield Renderer(astronaut, astronaut_landmarks, segmenter=seg)
+    seg.close()
+
+
+def test_zero_motion_gives_back_the_portrait(renderer, astronaut, astronaut_landmarks):
+    out = renderer.render(_target(astronaut_landmarks, astronaut_landmarks, frames=1))
+    assert out.shape == astronaut.shape and out.dtype == np.uint8
+    assert psnr(out, astronaut) > 40
+
+
+@pytest.mark.parametrize("work_size", [0, 200])
+def test_zero_motion_without_segmentation_and_with_upsampled_maps(astronaut, astronaut_landmarks, work_size):
+    r = Renderer(astronaut, astronaut_landmarks, RenderConfig(work_size=work_size, background=False))
+    out = r.render(_target(astronaut_landmarks, astronaut_landmarks, frames=1))
+    assert psnr(out, astronaut) > 40
+
+
+def test_motion_changes_the_face_but_not_the_far_background(renderer, astronaut, astronaut_landmarks):
+    driver = apply_controls(astronaut_landmarks, Controls(yaw=20, jaw=0.8))
+    out = renderer.render(_target(astronaut_landmarks, driver))
+    face = (slice(60, 200), slice(160, 290))
+    assert psnr(out[face], astronaut[face]) < 30
+    corner = (slice(0, 60), slice(0, 60))  # the flag, far from the head
+    np.testing.assert_array_equal(out[corner], astronaut[corner])
+
+
+def test_an_opening_mouth_gets_a_dark_interior(renderer, astronaut_landmarks):
+    lm = astronaut_landmarks
+    t = _target(lm, apply_controls(lm, Controls(jaw=1.0)))
+    out = renderer.render(t)
+    centre = t.landmarks[[13, 14], :2].mean(axis=0).round().astype(int)
+    patch = out[centre[1] - 2 : centre[1] + 3, centre[0] - 2 : centre[0] + 3]
+    assert patch.mean() < 110  # cavity, not stretched lip
+
+
+def test_the_mesh_covers_every_pixel(astronaut_landmarks):
+    mesh = build_mesh(astronaut_landmarks, (512, 512))
+    _, _, tri_id, _ = rasterize(mesh.vertices, mesh.vertices, mesh.triangles, mesh.bias, (512, 512))
+    assert (tri_id >= 0).all()
+    assert (mesh.kinds == FRAME).any()
+
+
+def test_the_depth_test_keeps_the_nearer_triangle():
+    verts = np.array(
+        [[0, 0, 5], [20, 0, 5], [0, 20, 5], [0, 0, 1], [20, 0, 1], [0, 20, 1]], np.float32
+    )
+    source = verts[:, :2] + np.array([[0, 0]] * 3 + [[100, 100]] * 3)
+    tris = np.array([[0, 1, 2], [3, 4, 5]], np.int32)
+    for order in (tris, tris[::-1].copy()):
+        map_x, _, tri_id, _ = rasterize(verts, source, order, np.zeros(2, np.float32), (21, 21))
+        assert map_x[2, 2] == pytest.approx(102)  # the z=1 triangle, whatever the order

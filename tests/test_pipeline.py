@@ -1,0 +1,71 @@
+"""The streaming Animator: frames in, frames out, one at a time."""
+
+import numpy as np
+import pytest
+
+from enliven.errors import ConfigError, NoFaceError
+from enliven.motion.controls import Controls, apply_controls
+from enliven.motion.retarget import Retargeter
+from enliven.pipeline import AnimateConfig, Animator, fit_portrait
+from enliven.types import FaceObservation
+
+
+@pytest.fixture(scope="module")
+def driving_frames(astronaut, astronaut_landmarks):
+    """Ten frames of the astronaut opening her mouth and turning (a moving face)."""
+    animator = Animator(astronaut, AnimateConfig())
+    lm = animator.face.landmarks
+    r = Retargeter(lm, lm)
+    frames = []
+    for k in range(10):
+        c = Controls(yaw=2.0 * k, jaw=0.1 * k)
+        frames.append(animator.renderer.render(r.step(FaceObservation(apply_controls(lm, c).astype(np.float32), (0, 0, 1, 1)), k / 25)))
+    animator.close()
+    return frames
+
+
+def test_frames_are_yielded_one_by_one_at_portrait_size(astronaut, driving_frames):
+    portrait = astronaut[:400, 50:450]  # a different size than the driver
+    with Animator(portrait) as animator:
+        stream = animator.frames(iter(driving_frames), fps=25)
+        first = next(stream)
+        assert first.shape == (400, 400, 3) and first.dtype == np.uint8
+        rest = list(stream)
+    assert len(rest) == len(driving_frames) - 1
+    assert animator.frames_lost == 0
+
+
+def test_the_first_driving_frame_gives_back_the_portrait(astronaut, driving_frames):
+    from .conftest import psnr
+
+    with Animator(astronaut) as animator:
+        out = next(animator.frames(driving_frames[:1]))
+    assert psnr(out, astronaut) > 40
+
+
+def test_frames_without_a_face_are_counted_and_held(astronaut, driving_frames):
+    blank = np.full_like(driving_frames[0], 127)
+    with Animator(astronaut) as animator:
+        outs = list(animator.frames([*driving_frames[:5], blank, blank, driving_frames[5]]))
+    assert len(outs) == 8
+    assert animator.frames_lost == 2
+
+
+def test_a_portrait_without_a_face_is_refused():
+    with pytest.raises(NoFaceError, match="no face found in the portrait"):
+        Animator(np.full((256, 256, 3), 200, np.uint8))
+
+
+def test_fit_portrait_limits_size_and_makes_sides_even():
+    img = np.zeros((3001, 1501, 3), np.uint8)
+    out = fit_portrait(img, 2048)
+    assert max(out.shape[:2]) <= 2048 and out.shape[0] % 2 == 0 and out.shape[1] % 2 == 0
+    small = fit_portrait(np.zeros((101, 77, 3), np.uint8), 2048)
+    assert small.shape[:2] == (100, 76)
+
+
+def test_config_is_validated():
+    with pytest.raises(ConfigError, match="end_s"):
+        AnimateConfig(start_s=2.0, end_s=1.0)
+    with pytest.raises(ConfigError, match="max_size"):
+        AnimateConfig(max_size=10)
