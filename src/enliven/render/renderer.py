@@ -167,18 +167,28 @@ class Renderer:
                 continue
             if norm > limit:
                 shift *= limit / norm
-            sel = tri_id >= 0
-            sel[sel] = self._eye_of_tri[tri_id[sel]] == which
+            # Work only in the eye's box: the eye is a few hundred pixels of the frame.
+            corners = np.unique(tris[iris.tris])
+            h, w = tri_id.shape
+            x0, y0 = np.floor(verts[corners, :2].min(axis=0)).astype(int) - 1
+            x1, y1 = np.ceil(verts[corners, :2].max(axis=0)).astype(int) + 2
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            box_x, box_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
+            box_id = tri_id[y0:y1, x0:x1]
+            sel = box_id >= 0
+            sel[sel] = self._eye_of_tri[box_id[sel]] == which
             if not sel.any():
                 continue
-            px, py = map_x[sel], map_y[sel]
+            px, py = box_x[sel], box_y[sel]
             nx, ny = px - shift[0], py - shift[1]
             in_new = (nx - iris.centre[0]) ** 2 + (ny - iris.centre[1]) ** 2 < iris.radius**2
             in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < iris.radius**2
             reveal = in_old & ~in_new
             px = np.where(in_new, nx, np.where(reveal, iris.sclera_xy[0], px))
             py = np.where(in_new, ny, np.where(reveal, iris.sclera_xy[1], py))
-            map_x[sel], map_y[sel] = px, py
+            box_x[sel], box_y[sel] = px, py
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape, alpha: NDArray[np.float32]) -> None:
         mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
