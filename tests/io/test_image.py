@@ -201,3 +201,14 @@ def test_pillow_decompression_bomb(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
     with pytest.raises(InputError, match="too large"):
         load_image(path)
+
+
+@pytest.mark.parametrize(("suffix", "fmt", "tolerance"), [(".webp", "WEBP", 0), (".jpg", "JPEG", 12)])
+def test_webp_and_jpeg_portraits(tmp_path: Path, suffix: str, fmt: str, tolerance: int) -> None:
+    rgb = _rgb()
+    path = tmp_path / f"portrait{suffix}"
+    options = {"lossless": True} if fmt == "WEBP" else {"quality": 95}
+    Image.fromarray(rgb).save(path, fmt, **options)
+    got = load_image(path)
+    assert got.shape == rgb.shape and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - rgb).max() <= tolerance
