@@ -19,7 +19,7 @@ from enliven.io.image import load_image, save_png
 from enliven.io.sheet import contact_sheet, draw_landmarks, face_crop, sample_indices
 from enliven.io.video import VideoWriter, probe_video, read_frames
 from enliven.motion.controls import apply_controls, demo_performance
-from enliven.motion.retarget import Retargeter, reference_distance
+from enliven.motion.retarget import Retargeter, TargetShape, reference_distance
 from enliven.pipeline import AnimateConfig, Animator
 from enliven.provenance import provenance_tags
 from enliven.types import FaceObservation
@@ -160,11 +160,11 @@ def animate(
             metadata=tags,
         ) as writer:
             animator.start(ref_landmarks)
-            for frame in read_frames(driving_path, start_s=config.start_s, end_s=config.end_s, fps=info.fps):
-                out = animator.step(frame.rgb, frame.time_s)
+            frames = read_frames(driving_path, start_s=config.start_s, end_s=config.end_s, fps=info.fps)
+            for frame, target, out in animator.stream(frames):
                 writer.write(out)
                 if frame.index in wanted:
-                    pairs.append(_sheet_pair(frame.rgb, out, animator))
+                    pairs.append(_sheet_pair(frame.rgb, out, target, animator))
                 if on_progress is not None:
                     on_progress(frame.index + 1, total)
             frames = writer.frames_written
@@ -180,10 +180,11 @@ def animate(
     return Result(output_path, frames, info.fps, animator.size_wh, lost, ref_index, time.perf_counter() - started, preview_path)
 
 
-def _sheet_pair(driver: NDArray[np.uint8], out: NDArray[np.uint8], animator: Animator) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+def _sheet_pair(
+    driver: NDArray[np.uint8], out: NDArray[np.uint8], target: TargetShape, animator: Animator
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Face close-ups of a driver frame and its output, for contact sheets."""
-    target = animator.last_target
-    drv = driver if target is None or target.driver is None else face_crop(driver, target.driver.box_xywh)
+    drv = driver if target.driver is None else face_crop(driver, target.driver.box_xywh)
     return _thumb(drv), _thumb(face_crop(out, animator.face.box_xywh))
 
 

@@ -18,6 +18,7 @@ from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.render.background import MediaPipeSegmenter, Segmenter
 from enliven.render.renderer import RenderConfig, Renderer
+from enliven.stages import in_thread, map_in_thread
 from enliven.types import FaceObservation, VideoFrame
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,35 @@ class Animator:
         out = self.renderer.render(self.last_target)
         self.frames_done += 1
         return out
+
+    def stream(
+        self, frames: Iterable[VideoFrame], *, threads: bool = True
+    ) -> Iterator[tuple[VideoFrame, TargetShape, NDArray[np.uint8]]]:
+        """(driving frame, target, output frame) for each driving frame, in order.
+
+        With ``threads``, decoding, tracking and rendering run in their own
+        threads with two frames in flight between stages, so they overlap; the
+        consumer (usually the encoder) runs in the calling thread. Call
+        :meth:`start` first.
+        """
+
+        def track(frame: VideoFrame) -> tuple[VideoFrame, TargetShape]:
+            return frame, self.target(frame.rgb, frame.time_s)
+
+        def render(item: tuple[VideoFrame, TargetShape]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
+            frame, target = item
+            return frame, target, self.renderer.render(target)
+
+        if not threads:
+            for frame in frames:
+                yield render(track(frame))
+                self.frames_done += 1
+            return
+        decoded = in_thread(frames, name="enliven-decode")
+        tracked = map_in_thread(track, decoded, name="enliven-track")
+        for item in map_in_thread(render, tracked, name="enliven-render"):
+            self.frames_done += 1
+            yield item
 
     def frames(
         self,

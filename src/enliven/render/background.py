@@ -88,6 +88,8 @@ def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_sid
     filled = cv2.cvtColor(filled, cv2.COLOR_BGR2RGB)
     filled = cv2.GaussianBlur(filled, (0, 0), 2.0)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = rgb.copy()
-    out[solid] = up[solid]
-    return out
+    # Fade from the inpainted plate into the real background over a band outside
+    # the person, so the plate's edge never shows as a seam.
+    band = cv2.dilate(solid.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(np.float32)
+    weight = np.maximum(cv2.GaussianBlur(band, (0, 0), grow / 2), solid.astype(np.float32))
+    return cv2.blendLinear(up, rgb, weight, 1.0 - weight)

@@ -27,6 +27,9 @@ from enliven.render.raster import rasterize
 
 log = logging.getLogger(__name__)
 
+STILL_PX = 0.3  # pixels that move less than this show the portrait exactly
+ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
+
 
 @dataclass(frozen=True)
 class RenderConfig:
@@ -129,28 +132,57 @@ class Renderer:
 
     # ------------------------------------------------------------------------------
     def render(self, target: TargetShape) -> NDArray[np.uint8]:
-        """The output frame (H, W, 3) uint8 for one target shape."""
+        """The output frame (H, W, 3) uint8 for one target shape.
+
+        Maps are computed at working resolution. Pixels that move less than
+        ``STILL_PX`` are snapped to the identity, so they show the portrait
+        exactly; full-resolution work (remap, compositing) runs only in the box
+        of pixels that move.
+        """
         verts = self.mesh.target_vertices(target)
         s = self.scale
         work = verts.copy()
         work[:, :2] = (verts[:, :2] + 0.5) * s - 0.5
         map_x, map_y, tri_id, _ = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, self.work_wh)
-        # Pixels that do not move show the portrait itself, exactly.
-        moved = (np.abs(map_x - self._grid_x) + np.abs(map_y - self._grid_y)) > 0.2
+        still = (np.abs(map_x - self._grid_x) + np.abs(map_y - self._grid_y)) <= STILL_PX
+        moving = ~still
+        out = self.portrait.copy()
+        if not moving.any():
+            return out
+        np.copyto(map_x, self._grid_x, where=still)
+        np.copyto(map_y, self._grid_y, where=still)
+        # Person alpha where things move; 1 where they do not (exact portrait).
+        alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # Edge pixels already hold their own share of background: a firm alpha
+        # keeps the plate from adding a second share (a halo).
+        alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
+        alpha[still] = 1.0
+        rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
         if s < 1.0:
-            moved = cv2.resize(moved.astype(np.uint8), self.size_wh, interpolation=cv2.INTER_NEAREST) > 0
             map_x = cv2.resize(map_x, self.size_wh, interpolation=cv2.INTER_LINEAR)
             map_y = cv2.resize(map_y, self.size_wh, interpolation=cv2.INTER_LINEAR)
-            tri_id = cv2.resize(tri_id, self.size_wh, interpolation=cv2.INTER_NEAREST)
+            alpha = cv2.resize(alpha, self.size_wh, interpolation=cv2.INTER_LINEAR)
+        w, h = self.size_wh
+        x0, x1 = max(int((cols[0] - 1) / s), 0), min(int((cols[-1] + 2) / s) + 1, w)
+        y0, y1 = max(int((rows[0] - 1) / s), 0), min(int((rows[-1] + 2) / s) + 1, h)
+        box = (slice(y0, y1), slice(x0, x1))
+        box_x, box_y = map_x[box], map_y[box]
         if self.config.irises:
             self._move_irises(verts, map_x, map_y, tri_id)
-        warped = cv2.remap(self.portrait, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out = cv2.blendLinear(warped, self.plate, alpha, 1.0 - alpha)
-        np.copyto(out, self.portrait, where=~moved[..., None])
+        warped = cv2.remap(self.portrait, box_x, box_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        box_alpha = alpha[box]
+        out[box] = cv2.blendLinear(warped, self.plate[box], box_alpha, 1.0 - box_alpha)
         if self.config.mouth_interior and target.mouth_new > 0.02:
             self._draw_mouth(out, verts, target, alpha)
         return out
+
+    def _work_ids(self, tri_id: NDArray[np.int32], x0: int, y0: int, x1: int, y1: int) -> NDArray[np.int32]:
+        """Triangle ids for a box of output pixels, from the working-resolution buffer."""
+        s = self.scale
+        wh, ww = tri_id.shape
+        ys = np.minimum(((np.arange(y0, y1) + 0.5) * s).astype(int), wh - 1)
+        xs = np.minimum(((np.arange(x0, x1) + 0.5) * s).astype(int), ww - 1)
+        return tri_id[np.ix_(ys, xs)]
 
     def _move_irises(self, verts: NDArray[np.float64], map_x: NDArray[np.float32], map_y: NDArray[np.float32], tri_id: NDArray[np.int32]) -> None:
         src = self.mesh.vertices
@@ -169,14 +201,14 @@ class Renderer:
                 shift *= limit / norm
             # Work only in the eye's box: the eye is a few hundred pixels of the frame.
             corners = np.unique(tris[iris.tris])
-            h, w = tri_id.shape
+            h, w = map_x.shape
             x0, y0 = np.floor(verts[corners, :2].min(axis=0)).astype(int) - 1
             x1, y1 = np.ceil(verts[corners, :2].max(axis=0)).astype(int) + 2
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
             if x1 <= x0 or y1 <= y0:
                 continue
             box_x, box_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
-            box_id = tri_id[y0:y1, x0:x1]
+            box_id = self._work_ids(tri_id, x0, y0, x1, y1)
             sel = box_id >= 0
             sel[sel] = self._eye_of_tri[box_id[sel]] == which
             if not sel.any():
