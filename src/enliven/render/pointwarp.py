@@ -29,6 +29,7 @@ from enliven.errors import ConfigError, InputError
 from enliven.face import topology as topo
 from enliven.motion.retarget import TargetShape
 from enliven.render.raster import rasterize
+from enliven.render.sampling import WorkGrid
 
 BORDER_POINTS_PER_SIDE = 5  # fixed points on each side of the frame, between the corners
 
@@ -59,44 +60,36 @@ class PointWarpRenderer:
         self.portrait = np.ascontiguousarray(portrait)
         height, width = portrait.shape[:2]
         self.size_wh = (width, height)
-        long_side = max(width, height)
-        self.scale = min(1.0, (work_size or long_side) / long_side)
-        self.work_wh = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        self.grid = WorkGrid.make(self.size_wh, work_size)
         border = _frame_points(lm[:, :2], self.size_wh)
         # Source positions: the landmarks, then the fixed frame.
         self.vertices = np.vstack([lm[:, :2], border])
         self.n_border = len(border)
         self.triangles = Delaunay(self.vertices).simplices.astype(np.int32)
         self._bias = np.zeros(len(self.triangles), np.float32)
-        ww, wh = self.work_wh
-        s = self.scale
-        # Source position of each working pixel's centre when nothing moves.
-        self._grid_x = np.broadcast_to(((np.arange(ww) + 0.5) / s - 0.5).astype(np.float32), (wh, ww))
-        self._grid_y = np.broadcast_to(((np.arange(wh) + 0.5) / s - 0.5).astype(np.float32)[:, None], (wh, ww))
 
     def render(self, target: TargetShape) -> NDArray[np.uint8]:
         """The output frame (H, W, 3) uint8 for one target shape."""
-        s = self.scale
+        grid = self.grid
         work = np.zeros((len(self.vertices), 3))  # z = 0 everywhere: no depth test
         work[: topo.N_LANDMARKS, :2] = target.landmarks[:, :2]
         work[topo.N_LANDMARKS :, :2] = self.vertices[topo.N_LANDMARKS :]
-        work[:, :2] = (work[:, :2] + 0.5) * s - 0.5
-        map_x, map_y, tri_id, _ = rasterize(work, self.vertices, self.triangles, self._bias, self.work_wh)
+        work[:, :2] = grid.to_work(work[:, :2])
+        map_x, map_y, tri_id, _ = rasterize(work, self.vertices, self.triangles, self._bias, grid.work_wh)
         # The fixed frame encloses the image, so only a degenerate fold can leave a
         # hole; show the portrait there rather than the remap border.
         hole = tri_id < 0
         if hole.any():
-            map_x[hole] = self._grid_x[hole]
-            map_y[hole] = self._grid_y[hole]
-        # Pixels that do not move show the portrait itself, exactly. Every step here
-        # mirrors Renderer.render (including np.copyto) so timings compare the methods.
-        moved = (np.abs(map_x - self._grid_x) + np.abs(map_y - self._grid_y)) > 0.2
-        if s < 1.0:
-            moved = cv2.resize(moved.astype(np.uint8), self.size_wh, interpolation=cv2.INTER_NEAREST) > 0
-            map_x = cv2.resize(map_x, self.size_wh, interpolation=cv2.INTER_LINEAR)
-            map_y = cv2.resize(map_y, self.size_wh, interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.portrait, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        np.copyto(out, self.portrait, where=~moved[..., None])
+            map_x[hole] = grid.grid_x[hole]
+            map_y[hole] = grid.grid_y[hole]
+        # The same sampling as Renderer.render, so timings compare the methods.
+        still = grid.snap_still(map_x, map_y)
+        out = self.portrait.copy()
+        box = grid.moving_box(~still)
+        if box is None:
+            return out
+        map_x, map_y = grid.upsample(map_x, map_y)
+        out[box] = cv2.remap(self.portrait, map_x[box], map_y[box], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out
 
 

@@ -24,10 +24,10 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, background_plate, refine_mask
 from enliven.render.mesh import EYE, MOUTH, build_mesh
 from enliven.render.raster import rasterize
+from enliven.render.sampling import WorkGrid
 
 log = logging.getLogger(__name__)
 
-STILL_PX = 0.3  # pixels that move less than this show the portrait exactly
 ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
 
 
@@ -76,10 +76,8 @@ class Renderer:
         height, width = portrait.shape[:2]
         self.size_wh = (width, height)
         self.mesh = build_mesh(self.landmarks, self.size_wh)
-        long_side = max(width, height)
-        work = self.config.work_size or long_side
-        self.scale = min(1.0, work / long_side)
-        self.work_wh = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        self.grid = WorkGrid.make(self.size_wh, self.config.work_size)
+        self.scale = self.grid.scale
         self.iod = eye_distance(self.landmarks)
         self.skin = mouth_layer.skin_colour(self.portrait, self.landmarks)
         if self.config.background and segmenter is not None:
@@ -89,10 +87,6 @@ class Renderer:
         else:
             self.mask = np.ones((height, width), np.float32)
         self.plate = background_plate(self.portrait, self.mask)
-        ww, wh = self.work_wh
-        # Source position of each working pixel's centre when nothing moves.
-        self._grid_x = np.broadcast_to(((np.arange(ww) + 0.5) / self.scale - 0.5).astype(np.float32), (wh, ww))
-        self._grid_y = np.broadcast_to(((np.arange(wh) + 0.5) / self.scale - 0.5).astype(np.float32)[:, None], (wh, ww))
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
 
@@ -135,37 +129,27 @@ class Renderer:
         """The output frame (H, W, 3) uint8 for one target shape.
 
         Maps are computed at working resolution. Pixels that move less than
-        ``STILL_PX`` are snapped to the identity, so they show the portrait
+        ``sampling.STILL_PX`` are snapped to the identity, so they show the portrait
         exactly; full-resolution work (remap, compositing) runs only in the box
         of pixels that move.
         """
         verts = self.mesh.target_vertices(target)
-        s = self.scale
+        grid = self.grid
         work = verts.copy()
-        work[:, :2] = (verts[:, :2] + 0.5) * s - 0.5
-        map_x, map_y, tri_id, _ = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, self.work_wh)
-        still = (np.abs(map_x - self._grid_x) + np.abs(map_y - self._grid_y)) <= STILL_PX
-        moving = ~still
+        work[:, :2] = grid.to_work(verts[:, :2])
+        map_x, map_y, tri_id, _ = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+        still = grid.snap_still(map_x, map_y)
         out = self.portrait.copy()
-        if not moving.any():
+        box = grid.moving_box(~still)
+        if box is None:
             return out
-        np.copyto(map_x, self._grid_x, where=still)
-        np.copyto(map_y, self._grid_y, where=still)
         # Person alpha where things move; 1 where they do not (exact portrait).
         alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # Edge pixels already hold their own share of background: a firm alpha
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still] = 1.0
-        rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
-        if s < 1.0:
-            map_x = cv2.resize(map_x, self.size_wh, interpolation=cv2.INTER_LINEAR)
-            map_y = cv2.resize(map_y, self.size_wh, interpolation=cv2.INTER_LINEAR)
-            alpha = cv2.resize(alpha, self.size_wh, interpolation=cv2.INTER_LINEAR)
-        w, h = self.size_wh
-        x0, x1 = max(int((cols[0] - 1) / s), 0), min(int((cols[-1] + 2) / s) + 1, w)
-        y0, y1 = max(int((rows[0] - 1) / s), 0), min(int((rows[-1] + 2) / s) + 1, h)
-        box = (slice(y0, y1), slice(x0, x1))
+        map_x, map_y, alpha = grid.upsample(map_x, map_y, alpha)
         box_x, box_y = map_x[box], map_y[box]
         if self.config.irises:
             self._move_irises(verts, map_x, map_y, tri_id)
