@@ -55,11 +55,22 @@ CASES = {  # case -> (kind, portrait key)
     "1080p": ("animate", "1080p"),
     "floor-512": ("floor", "512"),
     "floor-1080p": ("floor", "1080p"),
+    "pointwarp-512": ("pointwarp", "512"),
+    "pointwarp-1080p": ("pointwarp", "1080p"),
+    "live": ("live", "512"),
+    "startup": ("startup", "512"),
+    "memory-1min": ("memory", "60"),
+    "memory-10min": ("memory", "600"),
 }
 CHOICES = {
     "512": ["512"],
     "1080p": ["1080p"],
     "floor": ["floor-512", "floor-1080p"],
+    "pointwarp": ["pointwarp-512", "pointwarp-1080p"],
+    "live": ["live"],
+    "startup": ["startup"],
+    "memory": ["memory-1min", "memory-10min"],
+    "quick": [c for c in CASES if not c.startswith("memory")],
     "all": list(CASES),
 }
 
@@ -87,6 +98,7 @@ class CaseResult:
     frames_lost: int = 0
     peak_rss_mb: float = 0.0
     threaded_wall_s: float | None = None  # the same frames through Animator.stream
+    extra: dict[str, float] = field(default_factory=dict)  # case-specific figures
 
     @property
     def e2e_ms_per_frame(self) -> float:
@@ -174,7 +186,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     start = time.perf_counter()
     writer = VideoWriter(
         tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.preset,
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
     )  # fmt: skip
     animator.start(reference)
     retargeter = animator.retargeter
@@ -210,7 +222,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     start = time.perf_counter()
     with VideoWriter(
         tmp / f"{case}-threaded.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.preset,
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
     ) as writer:  # fmt: skip
         animator.start(reference)
         for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
@@ -235,7 +247,7 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
     start = time.perf_counter()
     writer = VideoWriter(
         tmp / f"{case}.mp4", (width, height), fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.preset,
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset((width, height)),
     )  # fmt: skip
     source = iter(read_frames(driving, end_s=end_s, fps=fps))
     while True:
@@ -261,14 +273,120 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
     )  # fmt: skip
 
 
+def _prepared(portrait: Path, driving: Path, frames: int):
+    from enliven.api import choose_reference
+    from enliven.io.image import load_image
+    from enliven.pipeline import AnimateConfig, Animator
+
+    fps, end_s = clip_window(driving, frames)
+    config = AnimateConfig(end_s=end_s)
+    animator = Animator(load_image(portrait), config, name=portrait.name)
+    _, reference = choose_reference(driving, animator.face, animator.tracker, config, frames)
+    return animator, reference, fps, end_s, config
+
+
+def run_pointwarp(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
+    """The 2D point-warp baseline through the same threaded stream and encoder."""
+    from enliven.io.video import VideoWriter, read_frames
+    from enliven.render.pointwarp import PointWarpRenderer
+
+    animator, reference, fps, end_s, config = _prepared(portrait, driving, frames)
+    animator.renderer = PointWarpRenderer(animator.portrait, animator.face.landmarks, config.render.work_size)
+    start = time.perf_counter()
+    with VideoWriter(
+        tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
+    ) as writer:  # fmt: skip
+        animator.start(reference)
+        for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
+            writer.write(out)
+    wall = time.perf_counter() - start
+    animator.close()
+    return CaseResult(case, animator.size_wh, writer.frames_written, wall)
+
+
+def run_live(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
+    """Live use: ``Animator.step`` latency, one decoded frame in to one RGB frame out."""
+    from enliven.io.video import read_frames
+
+    animator, reference, fps, end_s, _ = _prepared(portrait, driving, frames)
+    animator.start(reference)
+    latency: list[float] = []
+    for frame in read_frames(driving, end_s=end_s, fps=fps):
+        t0 = time.perf_counter()
+        animator.step(frame.rgb, frame.time_s)
+        latency.append(time.perf_counter() - t0)
+    animator.close()
+    return CaseResult(case, animator.size_wh, len(latency), sum(latency), stages={"latency": latency})
+
+
+def run_startup(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
+    """``enliven --version`` and time to the first output frame of ``enliven animate``."""
+    import subprocess
+
+    exe = [sys.executable, "-m", "enliven"]
+    version_s = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([*exe, "--version"], check=True, capture_output=True)
+        version_s.append(time.perf_counter() - t0)
+    probe = (
+        "import sys, time; from enliven.api import animate; "
+        "hit = []; "
+        "cb = lambda done, total: hit or hit.append(time.time()); "
+        f"animate({str(portrait)!r}, {str(driving)!r}, {str(tmp / 'startup.mp4')!r}, on_progress=cb); "
+        "print(hit[0])"
+    )
+    first_s = []
+    for _ in range(3):
+        t0 = time.time()
+        done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+        first_s.append(float(done.stdout.strip().splitlines()[-1]) - t0)
+    extra = {"version_s": float(np.median(version_s)), "first_frame_s": float(np.median(first_s))}
+    return CaseResult(case, (0, 0), 0, 0.0, extra=extra)
+
+
+def make_long_clip(driving: Path, seconds: float, out: Path) -> Path:
+    """The driving clip looped (forwards, backwards) to ``seconds``, with its audio."""
+    from enliven.io.video import VideoWriter, probe_video, read_frames
+
+    info = probe_video(driving)
+    frames = [f.rgb for f in read_frames(driving, end_s=min(info.duration_s, 5.0))]
+    loop = frames + frames[::-1]
+    total = round(seconds * info.fps)
+    with VideoWriter(out, (info.width - info.width % 2, info.height - info.height % 2), info.fps, preset="ultrafast") as writer:
+        for k in range(total):
+            rgb = loop[k % len(loop)]
+            writer.write(np.ascontiguousarray(rgb[: rgb.shape[0] - rgb.shape[0] % 2, : rgb.shape[1] - rgb.shape[1] % 2]))
+    return out
+
+
+def run_memory(portrait: Path, driving: Path, seconds: str, tmp: Path, case: str) -> CaseResult:
+    """Peak RSS of a whole ``enliven.animate`` run on a long clip made here."""
+    from enliven.api import animate
+
+    clip = make_long_clip(driving, float(seconds), tmp / f"{case}-driving.mp4")
+    rss_before = peak_rss_mb()
+    start = time.perf_counter()
+    result = animate(portrait, clip, tmp / f"{case}.mp4")
+    wall = time.perf_counter() - start
+    clip.unlink()
+    (tmp / f"{case}.mp4").unlink()
+    return CaseResult(case, result.size_wh, result.frames, wall, extra={"rss_before_mb": rss_before})
+
+
 def run_case(case: str, inputs: Inputs, frames: int, tmp: Path) -> CaseResult:
     """One case, meant to run in a fresh process; peak RSS taken at its end."""
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     kind, key = CASES[case]
-    run = run_animate if kind == "animate" else run_floor
-    result = run(inputs.portraits[key], inputs.driving, frames, tmp, case)
+    if kind == "memory":
+        result = run_memory(inputs.portraits["512"], inputs.driving, key, tmp, case)
+    else:
+        run = {"animate": run_animate, "floor": run_floor, "pointwarp": run_pointwarp,
+               "live": run_live, "startup": run_startup}[kind]  # fmt: skip
+        result = run(inputs.portraits[key], inputs.driving, frames, tmp, case)
     result.peak_rss_mb = peak_rss_mb()
     return result
 
@@ -322,7 +440,7 @@ def header(inputs: Inputs, frames: int) -> list[str]:
         f"av {version('av')}, numba {version('numba')}, enliven {version('enliven')}",
         f"- Date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- Inputs: {inputs.description}; at most {frames} frames; "
-        "default `AnimateConfig()` (crf 18, preset veryfast, work_size 640)",
+        "default `AnimateConfig()` (crf 18, preset auto: veryfast up to 1 MP, superfast above; work_size 640)",
         "",
     ]
 
@@ -391,9 +509,62 @@ def summary_table(results: dict[str, CaseResult]) -> list[str]:
     return lines
 
 
+def targets_table(results: dict[str, CaseResult]) -> list[str]:
+    """The performance issue's targets against what this run measured."""
+    rows = []
+
+    def fps_of(case: str) -> float | None:
+        r = results.get(case)
+        return None if r is None else 1000.0 / r.e2e_ms_per_frame
+
+    for case, goal in (("512", 60.0), ("1080p", 30.0)):
+        fps = fps_of(case)
+        if fps is not None:
+            rows.append((f"end to end, {case} output", f">= {goal:.0f} fps", f"{fps:.1f} fps", fps >= goal))
+        floor, r = results.get(f"floor-{case}"), results.get(case)
+        if floor is not None and r is not None:
+            ratio = r.e2e_ms_per_frame / floor.ms_per_frame
+            rows.append((f"ratio to the I/O floor, {case}", "<= 2x (aim, 512)" if case == "512" else "report",
+                         f"{ratio:.2f}x", ratio <= 2.0 if case == "512" else None))  # fmt: skip
+        pw = results.get(f"pointwarp-{case}")
+        if pw is not None and r is not None:
+            rows.append((f"ratio to the 2D point-warp baseline, {case}", "report",
+                         f"{r.e2e_ms_per_frame / pw.ms_per_frame:.2f}x ({pw.fps:.1f} fps baseline)", None))  # fmt: skip
+    live = results.get("live")
+    if live is not None:
+        lat = live.stages["latency"]
+        rows.append(("live latency median", "<= 35 ms", f"{ms(lat, 50):.1f} ms", ms(lat, 50) <= 35))
+        rows.append(("live latency p95", "<= 50 ms", f"{ms(lat, 95):.1f} ms", ms(lat, 95) <= 50))
+    start = results.get("startup")
+    if start is not None:
+        v, f = start.extra["version_s"], start.extra["first_frame_s"]
+        rows.append(("`enliven --version`", "<= 0.3 s", f"{v:.2f} s", v <= 0.3))
+        rows.append(("first output frame after start", "<= 2 s", f"{f:.2f} s", f <= 2.0))
+    peaks = [results[c].peak_rss_mb for c in ("512", "1080p", "memory-1min", "memory-10min") if c in results]
+    if peaks:
+        rows.append(("peak RSS (largest case)", "<= 600 MB", f"{max(peaks):.0f} MB", max(peaks) <= 600))
+    short, long = results.get("memory-1min"), results.get("memory-10min")
+    if short is not None and long is not None:
+        growth = long.peak_rss_mb / short.peak_rss_mb - 1.0
+        rows.append(("peak RSS, 10-min vs 1-min clip", "within 5%",
+                     f"{short.peak_rss_mb:.0f} -> {long.peak_rss_mb:.0f} MB ({100 * growth:+.1f}%)",
+                     abs(growth) <= 0.05))  # fmt: skip
+    if not rows:
+        return []
+    lines = ["## Targets", "", "| what | target | measured | met |", "|---|---|---|---|"]
+    for what, goal, got, met in rows:
+        mark = "—" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {what} | {goal} | {got} | {mark} |")
+    return [*lines, ""]
+
+
 def notes(results: dict[str, CaseResult]) -> list[str]:
     lines = []
     for case, r in results.items():
+        if r.case.startswith(("live", "startup", "memory", "pointwarp")):
+            if r.case.startswith("memory"):
+                lines.append(f"- {case}: {r.frames} frames in {r.wall_s:.0f} s, peak RSS {r.peak_rss_mb:.0f} MB")
+            continue
         detail = ", ".join(
             f"{s} {ms(v, 50):.2f}/{ms(v, 95):.2f}" for s, v in r.stages.items()
         ) if r.case.startswith("floor") else f"faces lost in {r.frames_lost} frames"
@@ -429,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running case {case} ...", file=sys.stderr, flush=True)
             results[case] = run_isolated(case, inputs, args.frames, tmp)
     total = time.perf_counter() - started
-    lines = header(inputs, args.frames) + stage_table(results) + summary_table(results)
+    lines = header(inputs, args.frames) + targets_table(results) + stage_table(results)
+    lines += summary_table(results)
     lines += notes(results) + [f"Benchmark run time: {total:.0f} s.", ""]
     text = "\n".join(lines)
     print(text)

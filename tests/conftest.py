@@ -46,3 +46,17 @@ def astronaut_landmarks(astronaut, tracker) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_dir(tmp_path_factory):
+    """Signing keys made by tests go to a temporary folder, not ~/.config."""
+    import os
+
+    old = os.environ.get("ENLIVEN_CONFIG_DIR")
+    os.environ["ENLIVEN_CONFIG_DIR"] = str(tmp_path_factory.mktemp("enliven-config"))
+    yield
+    if old is None:
+        os.environ.pop("ENLIVEN_CONFIG_DIR", None)
+    else:
+        os.environ["ENLIVEN_CONFIG_DIR"] = old

@@ -34,6 +34,13 @@ def test_demo_writes_a_video_and_a_contact_sheet(demo_run):
     with av.open(str(folder / "demo.mp4")) as c:
         assert "Synthetic" in c.metadata.get("comment", "")
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    from enliven.provenance.manifest import read_manifest
+
+    for name in ("demo.mp4", "demo.png"):
+        report = read_manifest(folder / name)
+        assert report.state == "valid", report.issues
+        assert "c2pa.created" in report.actions
+        assert report.digital_source_type.endswith("compositeWithTrainedAlgorithmicMedia")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +81,15 @@ def test_animate_keeps_rate_duration_audio_and_portrait_size(driving_clip, portr
         assert audio.codec_context.name == "aac"
         assert float(audio.duration * audio.time_base) == pytest.approx(2.0, abs=0.1)
     assert sheet.is_file()
+    from enliven.provenance.manifest import read_manifest
+
+    report = read_manifest(out)
+    assert report.state == "valid", report.issues
+    titles = {i["title"]: i for i in report.ingredients}
+    assert set(titles) == {portrait.name, driving_clip.name}
+    import hashlib
+
+    assert titles[portrait.name]["sha256"] == hashlib.sha256(portrait.read_bytes()).hexdigest()
 
 
 def test_options_trim_and_gain(driving_clip, portrait, tmp_path):

@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,14 @@ from enliven.motion.controls import apply_controls, demo_performance
 from enliven.motion.retarget import Retargeter, TargetShape, reference_distance
 from enliven.pipeline import AnimateConfig, Animator
 from enliven.provenance import provenance_tags
+from enliven.provenance.keys import SigningIdentity, load_or_create_identity
+from enliven.provenance.manifest import sign_file
 from enliven.types import FaceObservation
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, "int | None"], None]
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what C2PA can sign
 SHEET_COLUMNS = 6
 
 
@@ -136,16 +138,17 @@ def animate(
         _check_writable(preview_path)
     info = probe_video(driving_path)
     image = load_image(portrait_path)
+    identity = load_or_create_identity(config.sign_key, config.sign_cert)
     end_s = info.duration_s if config.end_s is None else min(config.end_s, info.duration_s)
     if end_s <= config.start_s:
         raise InputError(f"--start {config.start_s} is past the end of {driving_path.name} ({info.duration_s:.2f} s)")
     total = max(1, round((end_s - config.start_s) * info.fps))
     with Animator(image, config, name=portrait_path.name) as animator:
         ref_index, ref_landmarks = choose_reference(driving_path, animator.face, animator.tracker, config, total)
-        tags = provenance_tags(
-            {"portrait": portrait_path, "driving": driving_path},
-            {**_settings(config), "reference_frame": ref_index},
-        )
+        ingredients = {"portrait": portrait_path, "driving": driving_path}
+        settings = {**config.settings(), "reference_frame": ref_index}
+        tags = provenance_tags(ingredients, settings)
+        sign = _signer(ingredients, settings, identity)
         wanted = set(sample_indices(total, SHEET_COLUMNS)) if preview_path else set()
         pairs: list[tuple[NDArray[np.uint8], NDArray[np.uint8]]] = []
         with VideoWriter(
@@ -156,8 +159,9 @@ def animate(
             audio_start_s=config.start_s,
             audio_end_s=config.end_s,
             crf=config.crf,
-            preset=config.preset,
+            preset=config.encoder_preset(animator.size_wh),
             metadata=tags,
+            finalize=sign(output_path.name),
         ) as writer:
             animator.start(ref_landmarks)
             frames = read_frames(driving_path, start_s=config.start_s, end_s=config.end_s, fps=info.fps)
@@ -176,7 +180,12 @@ def animate(
     if lost:
         log.warning("face lost in %d of %d driving frames (motion held, then eased back)", lost, frames)
     if preview_path is not None and pairs:
-        save_png(preview_path, contact_sheet(pairs), text={"Comment": tags["comment"], "Description": tags["description"]})
+        save_png(
+            preview_path,
+            contact_sheet(pairs),
+            text={"Comment": tags["comment"], "Description": tags["description"]},
+            finalize=sign(preview_path.name),
+        )
     return Result(output_path, frames, info.fps, animator.size_wh, lost, ref_index, time.perf_counter() - started, preview_path)
 
 
@@ -195,8 +204,18 @@ def _thumb(rgb: NDArray[np.uint8], height: int = 256) -> NDArray[np.uint8]:
     return cv2.resize(rgb, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
 
 
-def _settings(config: AnimateConfig) -> dict[str, object]:
-    return asdict(config)
+def _signer(
+    ingredients: dict[str, Path | None], settings: dict[str, object], identity: SigningIdentity
+) -> Callable[[str], Callable[[Path], None]]:
+    """``sign(title)`` -> a finaliser that embeds the signed C2PA manifest."""
+
+    def for_title(title: str) -> Callable[[Path], None]:
+        def finalize(tmp: Path) -> None:
+            sign_file(tmp, ingredients=ingredients, settings=settings, identity=identity, title=title)
+
+        return finalize
+
+    return for_title
 
 
 def demo(
@@ -225,13 +244,17 @@ def demo(
         _check_writable(sheet_path)
     image = data.astronaut()
     total = int(round(fps * duration_s))
+    identity = load_or_create_identity(config.sign_key, config.sign_cert)
     with Animator(image, config, name="the astronaut") as animator:
         source = animator.face.landmarks
         retargeter = Retargeter(source, source, config.retarget)
-        tags = provenance_tags({"portrait": None, "driving": None}, {**_settings(config), "demo": True})
+        ingredients: dict[str, Path | None] = {"portrait": None, "driving": None}
+        settings = {**config.settings(), "demo": True}
+        tags = provenance_tags(ingredients, settings)
+        sign = _signer(ingredients, settings, identity)
         wanted = set(sample_indices(total, SHEET_COLUMNS))
         pairs = []
-        with VideoWriter(output_path, animator.size_wh, fps, crf=config.crf, preset=config.preset, metadata=tags) as writer:
+        with VideoWriter(output_path, animator.size_wh, fps, crf=config.crf, preset=config.encoder_preset(animator.size_wh), metadata=tags, finalize=sign(output_path.name)) as writer:
             for k, (time_s, controls) in enumerate(demo_performance(fps, duration_s)):
                 driver = apply_controls(source, controls).astype(np.float32)
                 target = retargeter.step(FaceObservation(driver, animator.face.box_xywh), time_s)
@@ -246,7 +269,12 @@ def demo(
                     on_progress(k + 1, total)
             frames = writer.frames_written
     if sheet_path is not None:
-        save_png(sheet_path, contact_sheet(pairs, labels=("performance", "output")), text={"Comment": tags["comment"]})
+        save_png(
+            sheet_path,
+            contact_sheet(pairs, labels=("performance", "output")),
+            text={"Comment": tags["comment"]},
+            finalize=sign(sheet_path.name),
+        )
     return Result(output_path, frames, fps, animator.size_wh, 0, None, time.perf_counter() - started, sheet_path)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import logging
 import warnings
 from pathlib import Path
@@ -174,9 +176,16 @@ def load_image(path: Path | str, *, max_pixels: int = 64_000_000) -> NDArray[np.
 
 
 def save_png(
-    path: Path | str, rgb: NDArray[np.uint8], *, text: dict[str, str] | None = None
+    path: Path | str,
+    rgb: NDArray[np.uint8],
+    *,
+    text: dict[str, str] | None = None,
+    finalize: Callable[[Path], None] | None = None,
 ) -> None:
     """Write an RGB array as a PNG, atomically, with optional text chunks.
+
+    ``finalize`` is called with the finished temporary file before it is moved
+    onto ``path`` (e.g. to sign it); if it raises, nothing appears at ``path``.
 
     Parameters
     ----------
@@ -214,6 +223,8 @@ def save_png(
     with atomic_path(path) as tmp:
         try:
             image.save(tmp, format="PNG", pnginfo=info)
+            if finalize is not None:
+                finalize(tmp)
         except OSError as exc:
             raise OutputError(
                 f"cannot write {path}: {exc.strerror or exc}; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -525,6 +525,9 @@ class VideoWriter:
         optional tuning.
     metadata : dict of str to str, optional
         Container metadata (e.g. ``title``, ``comment``).
+    finalize : callable, optional
+        Called with the finished temporary file before it is moved onto
+        ``path`` (e.g. to sign it); if it raises, nothing appears at ``path``.
     """
 
     def __init__(
@@ -540,8 +543,10 @@ class VideoWriter:
         preset: str = "veryfast",
         tune: str | None = None,
         metadata: dict[str, str] | None = None,
+        finalize: Callable[[Path], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._finalize = finalize
         width, height = (int(v) for v in size_wh)
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(
@@ -577,6 +582,7 @@ class VideoWriter:
 
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
+        self._tmp = tmp
         try:
             if audio_source is not None:
                 audio = _AudioSource(Path(audio_source), audio_start_s, audio_end_s)
@@ -687,6 +693,8 @@ class VideoWriter:
             if self._astream is not None:
                 self._pump_audio(self._frames / self.fps, final=True)
             self._container.close()
+            if self._finalize is not None:
+                self._finalize(self._tmp)
         except (av.FFmpegError, OSError) as exc:
             self.abort()
             raise OutputError(

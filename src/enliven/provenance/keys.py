@@ -141,7 +141,9 @@ def load_or_create_identity(
                 directory,
             )
         elif have_key or have_cert:
-            present, missing = (key_file, cert_file) if have_key else (cert_file, key_file)
+            present, missing = (
+                (key_file, cert_file) if have_key else (cert_file, key_file)
+            )
             raise InputError(
                 f"cannot load the signing identity: {present} exists but {missing} "
                 f"is missing; delete {present} to generate a new identity, or pass "

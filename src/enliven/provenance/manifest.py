@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from enliven._version import __version__
 from enliven.errors import InputError, OutputError
@@ -45,7 +47,8 @@ from enliven.provenance.metadata import file_sha256
 log = logging.getLogger(__name__)
 
 DIGITAL_SOURCE_TYPE = (
-    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+    "http://cv.iptc.org/newscodes/digitalsourcetype/"
+    "compositeWithTrainedAlgorithmicMedia"
 )
 CREATED = "c2pa.created"
 INGREDIENTS_LABEL = "org.enliven.ingredients"
@@ -141,7 +144,12 @@ def sign_file(
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"cannot sign {path}: file not found; write the output first")
-    media_type = _media_type(path)
+    try:
+        media_type = _media_type(path)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot sign {path}: {exc.strerror or exc}; check its permissions"
+        ) from exc
     if media_type not in _SIGNABLE:
         raise OutputError(
             f"cannot sign {path}: C2PA manifests are embedded in MP4, MOV and PNG "
@@ -176,7 +184,7 @@ def sign_file(
         for resource in (builder, signer, context):
             if resource is not None:
                 resource.close()
-    log.debug("signed %s (%s) in %.1f ms", path, media_type, _ms(start))
+    log.info("signed %s (%s) in %.1f ms", path, media_type, _ms(start))
 
 
 def _ingredient_records(ingredients: dict[str, Path | None]) -> list[dict[str, str]]:
@@ -262,10 +270,15 @@ def read_manifest(path: Path, *, trust_anchors: bytes | None = None) -> Manifest
     if not path.is_file():
         reason = "it is a directory" if path.is_dir() else "file not found"
         raise InputError(f"cannot read {path}: {reason}; check the path")
-    media_type = _media_type(path)
+    try:
+        media_type = _media_type(path)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}; check its permissions"
+        ) from exc
     settings: dict[str, Any] = dict(_OFFLINE)
     if trust_anchors:
-        settings["trust"] = {"user_anchors": _text(trust_anchors)}
+        settings["trust"] = {"user_anchors": _anchors_pem(trust_anchors)}
     context = reader = None
     try:
         context = c2pa.Context.from_dict(settings)
@@ -275,6 +288,7 @@ def read_manifest(path: Path, *, trust_anchors: bytes | None = None) -> Manifest
                 if reader is None:
                     return _absent()
                 store = json.loads(reader.json())
+                exact = _exact_assertions(reader, store.get("active_manifest"))
             except c2pa.C2paError as exc:
                 return _unreadable(path, exc)
     except OSError as exc:
@@ -285,7 +299,30 @@ def read_manifest(path: Path, *, trust_anchors: bytes | None = None) -> Manifest
         for resource in (reader, context):
             if resource is not None:
                 resource.close()
-    return _report(store)
+    return _report(store, exact)
+
+
+def _exact_assertions(reader: c2pa.Reader, label: object) -> dict[str, Any]:
+    """Enliven's own assertions of manifest ``label``, as stored.
+
+    ``Reader.json()`` of c2pa-rs 0.91 renders any array of integers as base64
+    bytes, truncating values over 255 (contentauth/c2pa-rs#2570): ``[64, 64]``
+    comes back as ``"QEA="``. The data is stored correctly; ``crjson()`` renders
+    it faithfully, so Enliven's assertions are taken from there.
+    """
+    try:
+        document = json.loads(reader.crjson())
+    except (c2pa.C2paError, ValueError):
+        return {}
+    for manifest in document.get("manifests", []):
+        if isinstance(manifest, dict) and manifest.get("label") == label:
+            assertions = manifest.get("assertions") or {}
+            return {
+                key: assertions[key]
+                for key in (INGREDIENTS_LABEL, SETTINGS_LABEL)
+                if key in assertions
+            }
+    return {}
 
 
 def _absent(issues: list[str] | None = None) -> ManifestReport:
@@ -300,11 +337,13 @@ def _unreadable(path: Path, exc: c2pa.C2paError) -> ManifestReport:
     message = _one_line(exc)
     if isinstance(exc, c2pa.C2paError.RemoteManifest) or message.startswith("Remote"):
         # c2pa-python 0.38 raises a plain C2paError("Remote: ...") here.
-        return _absent([f"manifest.remote: {message} (not fetched: reading is offline)"])
+        return _absent(
+            [f"manifest.remote: {message} (not fetched: reading is offline)"]
+        )
     if isinstance(exc, (c2pa.C2paError.NotSupported, c2pa.C2paError.Io)):
         raise InputError(
-            f"cannot read {path}: {message}; give an MP4 or PNG file "
-            "(damaged or unsupported)"
+            f"cannot read {path}: not a media file that can carry a C2PA manifest, "
+            f"or damaged ({message}); give an MP4 or PNG file"
         ) from exc
     if _has_embedded_store(path):
         # The media is fine but its manifest is damaged: that is a verdict.
@@ -318,7 +357,7 @@ def _unreadable(path: Path, exc: c2pa.C2paError) -> ManifestReport:
     ) from exc
 
 
-def _report(store: dict[str, Any]) -> ManifestReport:
+def _report(store: dict[str, Any], exact: dict[str, Any]) -> ManifestReport:
     manifest = store.get("manifests", {}).get(store.get("active_manifest"), {})
     assertions = manifest.get("assertions", [])
     actions: list[str] = []
@@ -329,7 +368,7 @@ def _report(store: dict[str, Any]) -> ManifestReport:
                 actions.append(str(action.get("action")))
                 if source_type is None and action.get("digitalSourceType"):
                     source_type = str(action["digitalSourceType"])
-    ours = _assertion_data(assertions, INGREDIENTS_LABEL)
+    ours = exact.get(INGREDIENTS_LABEL, _assertion_data(assertions, INGREDIENTS_LABEL))
     if isinstance(ours, dict) and isinstance(ours.get("ingredients"), list):
         ingredients = [dict(i) for i in ours["ingredients"] if isinstance(i, dict)]
     else:
@@ -337,7 +376,7 @@ def _report(store: dict[str, Any]) -> ManifestReport:
             {"title": i.get("title"), "role": i.get("relationship")}
             for i in manifest.get("ingredients", [])
         ]
-    settings = _assertion_data(assertions, SETTINGS_LABEL)
+    settings = exact.get(SETTINGS_LABEL, _assertion_data(assertions, SETTINGS_LABEL))
 
     failures = [
         status
@@ -396,13 +435,8 @@ def _signer(info: dict[str, Any]) -> str | None:
 
 def _media_type(path: Path) -> str | None:
     """MIME type from the first bytes (PNG, ISO BMFF, JPEG, WebP), else None."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(16)
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror or exc}; check its permissions"
-        ) from exc
+    with path.open("rb") as f:
+        head = f.read(16)
     if head.startswith(_PNG_MAGIC):
         return "image/png"
     if head[4:8] == b"ftyp":
@@ -470,8 +504,18 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _text(pem: bytes | str) -> str:
-    return pem.decode("ascii") if isinstance(pem, bytes) else pem
+def _anchors_pem(pem: bytes | str) -> str:
+    """Trust anchors re-encoded as clean PEM (c2pa fails obscurely on bad input)."""
+    data = pem.encode("utf-8") if isinstance(pem, str) else pem
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise InputError(
+            f"cannot use the trust anchors: not PEM certificates ({exc}); give the "
+            "PEM file of a CA, e.g. signing-ca.pem"
+        ) from exc
+    encoding = serialization.Encoding.PEM
+    return b"".join(c.public_bytes(encoding) for c in certificates).decode("ascii")
 
 
 def _ms(start: float) -> float:
