@@ -28,6 +28,7 @@ __all__ = [
     "__version__",
     "animate",
     "demo",
+    "verify",
 ]
 
 _LAZY = {
@@ -39,6 +40,7 @@ _LAZY = {
     "Result": "enliven.api",
     "animate": "enliven.api",
     "demo": "enliven.api",
+    "verify": "enliven.provenance.verify",
 }
 
 

@@ -94,9 +94,7 @@ def choose_reference(
         raise InputError(f"--reference-frame {config.reference_frame} is past the end of {driving.name}")
     stride = max(1, frame_count // config.reference_samples)
     best: tuple[float, int, NDArray[np.float32]] | None = None
-    for frame in read_frames(driving, **window):
-        if frame.index % stride:
-            continue
+    for frame in read_frames(driving, **window, select=lambda k: k % stride == 0):
         obs = tracker.track(frame.rgb)
         if obs is None:
             continue
@@ -146,7 +144,7 @@ def animate(
     with Animator(image, config, name=portrait_path.name) as animator:
         ref_index, ref_landmarks = choose_reference(driving_path, animator.face, animator.tracker, config, total)
         ingredients = {"portrait": portrait_path, "driving": driving_path}
-        settings = {**config.settings(), "reference_frame": ref_index}
+        settings = {**config.settings(), "reference_frame": ref_index, "watermark_job_id": f"{animator.job_id:08x}"}
         tags = provenance_tags(ingredients, settings)
         sign = _signer(ingredients, settings, identity)
         wanted = set(sample_indices(total, SHEET_COLUMNS)) if preview_path else set()
@@ -182,7 +180,7 @@ def animate(
     if preview_path is not None and pairs:
         save_png(
             preview_path,
-            contact_sheet(pairs),
+            _marked(contact_sheet(pairs), animator.job_id),
             text={"Comment": tags["comment"], "Description": tags["description"]},
             finalize=sign(preview_path.name),
         )
@@ -202,6 +200,15 @@ def _thumb(rgb: NDArray[np.uint8], height: int = 256) -> NDArray[np.uint8]:
 
     h, w = rgb.shape[:2]
     return cv2.resize(rgb, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
+
+
+def _marked(rgb: NDArray[np.uint8], job_id: int) -> NDArray[np.uint8]:
+    """An image with the invisible watermark of this job (sides made even)."""
+    from enliven.pipeline import _version_tuple
+    from enliven.provenance.watermark import Payload, Watermarker
+
+    h, w = rgb.shape[:2]
+    return Watermarker((w, h), Payload(_version_tuple(), job_id)).mark(np.ascontiguousarray(rgb))
 
 
 def _signer(
@@ -249,7 +256,7 @@ def demo(
         source = animator.face.landmarks
         retargeter = Retargeter(source, source, config.retarget)
         ingredients: dict[str, Path | None] = {"portrait": None, "driving": None}
-        settings = {**config.settings(), "demo": True}
+        settings = {**config.settings(), "demo": True, "watermark_job_id": f"{animator.job_id:08x}"}
         tags = provenance_tags(ingredients, settings)
         sign = _signer(ingredients, settings, identity)
         wanted = set(sample_indices(total, SHEET_COLUMNS))
@@ -258,7 +265,7 @@ def demo(
             for k, (time_s, controls) in enumerate(demo_performance(fps, duration_s)):
                 driver = apply_controls(source, controls).astype(np.float32)
                 target = retargeter.step(FaceObservation(driver, animator.face.box_xywh), time_s)
-                out = animator.renderer.render(target)
+                out = animator.mark(animator.renderer.render(target))
                 writer.write(out)
                 if k in wanted:
                     box = animator.face.box_xywh
@@ -271,7 +278,7 @@ def demo(
     if sheet_path is not None:
         save_png(
             sheet_path,
-            contact_sheet(pairs, labels=("performance", "output")),
+            _marked(contact_sheet(pairs, labels=("performance", "output")), animator.job_id),
             text={"Comment": tags["comment"]},
             finalize=sign(sheet_path.name),
         )

@@ -6,6 +6,7 @@ media in -> face tracking -> motion -> rendering -> provenance -> media out
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,9 +15,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from enliven._version import __version__
 from enliven.errors import ConfigError, NoFaceError
 from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
+from enliven.provenance.watermark import Payload, Watermarker
 from enliven.render.background import MediaPipeSegmenter, Segmenter
 from enliven.render.renderer import RenderConfig, Renderer
 from enliven.stages import in_thread, map_in_thread
@@ -35,7 +38,7 @@ class AnimateConfig:
     max_size: int = 2048  # px, long side of the output; larger portraits shrink
     face_index: int | None = None  # which portrait face (0 = largest); None: largest
     reference_frame: int | None = None  # driver frame standing for the portrait; None: chosen
-    reference_samples: int = 120  # driver frames sampled when choosing the reference
+    reference_samples: int = 60  # driver frames sampled when choosing the reference
     start_s: float = 0.0  # driving clip window start, seconds
     end_s: float | None = None  # driving clip window end, seconds; None: to the end
     crf: int = 18  # H.264 quality, 0..51 (lower is better)
@@ -106,6 +109,11 @@ def find_portrait_face(
     return obs
 
 
+def _version_tuple() -> tuple[int, int, int]:
+    parts = [int(p) for p in __version__.split(".")[:3] if p.isdigit()]
+    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
+
+
 class Animator:
     """Animates one portrait, frame by frame.
 
@@ -129,6 +137,7 @@ class Animator:
         tracker: FaceTracker | None = None,
         segmenter: Segmenter | None = None,
         name: str = "the portrait",
+        job_id: int | None = None,
     ) -> None:
         self.config = config or AnimateConfig()
         self._own_tracker = tracker is None
@@ -142,6 +151,9 @@ class Animator:
         finally:
             if own_segmenter and seg is not None:
                 seg.close()
+        # Provenance: every frame carries the invisible mark (no option removes it).
+        self.job_id = secrets.randbits(32) if job_id is None else job_id
+        self.watermarker = Watermarker(self.size_wh, Payload(_version_tuple(), self.job_id))
         self.retargeter: Retargeter | None = None
         self.last_target: TargetShape | None = None
         self.frames_lost = 0
@@ -181,7 +193,7 @@ class Animator:
         if self.retargeter is None and self.frames_done == 0:
             self.tracker.reset()
         self.last_target = self.target(rgb, time_s)
-        out = self.renderer.render(self.last_target)
+        out = self.mark(self.renderer.render(self.last_target))
         self.frames_done += 1
         return out
 
@@ -201,7 +213,7 @@ class Animator:
 
         def render(item: tuple[VideoFrame, TargetShape]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
             frame, target = item
-            return frame, target, self.renderer.render(target)
+            return frame, target, self.mark(self.renderer.render(target))
 
         if not threads:
             for frame in frames:
@@ -229,6 +241,10 @@ class Animator:
             else:
                 rgb, time_s = np.asarray(item), k / fps
             yield self.step(rgb, time_s)
+
+    def mark(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The provenance stage: a copy of an output frame with the invisible mark."""
+        return self.watermarker.mark(rgb)
 
     def close(self) -> None:
         """Free the backends this Animator made."""

@@ -464,3 +464,16 @@ def test_missing_audio_source_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="file not found"):
         VideoWriter(tmp_path / "o.mp4", (64, 48), FPS, audio_source=tmp_path / "x.mp4")
     assert not list(tmp_path.iterdir())
+
+
+def test_select_yields_only_the_chosen_indices(tmp_path):
+    from enliven.io.video import read_frames
+
+    from .media import smooth_frame, write_clip
+
+    clip = write_clip(tmp_path / "c.mp4", [smooth_frame(i) for i in range(20)], fps=25)
+    every = list(read_frames(clip))
+    some = list(read_frames(clip, select=lambda k: k % 5 == 0))
+    assert [f.index for f in some] == [0, 5, 10, 15]
+    for f in some:
+        assert np.array_equal(f.rgb, every[f.index].rgb)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import types
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +22,31 @@ from enliven.types import FaceObservation
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
+
+
+def import_mediapipe():  # -> module
+    """Import mediapipe without its drawing helpers' matplotlib (~0.35 s).
+
+    mediapipe's package ``__init__`` imports ``solutions.drawing_utils``, which
+    imports matplotlib.pyplot at module level; Enliven never draws with it. While
+    mediapipe imports, placeholders stand in for matplotlib, then they are removed
+    so a later real ``import matplotlib`` works as usual.
+    """
+    os.environ.setdefault("GLOG_minloglevel", "2")  # quiet mediapipe's C++ logs
+    if "mediapipe" in sys.modules or "matplotlib" in sys.modules:
+        import mediapipe
+
+        return mediapipe
+    placeholders = {name: types.ModuleType(name) for name in ("matplotlib", "matplotlib.pyplot")}
+    placeholders["matplotlib"].pyplot = placeholders["matplotlib.pyplot"]  # type: ignore[attr-defined]
+    sys.modules.update(placeholders)
+    try:
+        import mediapipe
+    finally:
+        for name, module in placeholders.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    return mediapipe
 
 
 def _crop_window(box: Box, scale: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -49,8 +76,7 @@ class MediaPipeTracker:
     """:class:`~enliven.face.tracker.FaceTracker` backed by mediapipe's solutions."""
 
     def __init__(self, config: TrackConfig | None = None) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # quiet mediapipe's C++ logs
-        import mediapipe as mp  # heavy: imported only when a tracker is made
+        mp = import_mediapipe()
 
         self.config = config or TrackConfig()
         for name in (

@@ -255,6 +255,7 @@ def read_frames(
     start_s: float = 0.0,
     end_s: float | None = None,
     fps: float | None = None,
+    select: Callable[[int], bool] | None = None,
 ) -> Iterator[VideoFrame]:
     """Decode a video as upright RGB frames on a constant frame rate grid.
 
@@ -274,6 +275,9 @@ def read_frames(
         to the end).
     fps : float, optional
         Output frame rate; default: the stream's (see :class:`VideoInfo`).
+    select : callable, optional
+        Yield only the indices it accepts (the others are decoded but not
+        converted to RGB: cheap sampling).
 
     Yields
     ------
@@ -296,11 +300,15 @@ def read_frames(
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"frame rate must be > 0, got {fps}")
     _check_file(path)
-    return _iter_frames(path, float(start_s), end_s, fps)
+    return _iter_frames(path, float(start_s), end_s, fps, select)
 
 
 def _iter_frames(
-    path: Path, start_s: float, end_s: float | None, fps: float | None
+    path: Path,
+    start_s: float,
+    end_s: float | None,
+    fps: float | None,
+    select: Callable[[int], bool] | None = None,
 ) -> Iterator[VideoFrame]:
     container = _open_input(path)
     with container:
@@ -357,9 +365,10 @@ def _iter_frames(
             while in_window(k) and start_s + (k + 0.5) * period + _EPS < t:
                 if held is None:  # nothing before this frame: show it early
                     held, held_rgb = frame, None
-                if held_rgb is None:
-                    held_rgb = _to_rgb(held)
-                yield VideoFrame(index=k, time_s=k * period, rgb=held_rgb)
+                if select is None or select(k):
+                    if held_rgb is None:
+                        held_rgb = _to_rgb(held)
+                    yield VideoFrame(index=k, time_s=k * period, rgb=held_rgb)
                 k += 1
             held, held_rgb = frame, None
             last_t = max(last_t, t)
@@ -380,9 +389,10 @@ def _iter_frames(
         while held is not None and in_window(k):
             if start_s + (k + 0.5) * period > end_t + _EPS:
                 break
-            if held_rgb is None:
-                held_rgb = _to_rgb(held)
-            yield VideoFrame(index=k, time_s=k * period, rgb=held_rgb)
+            if select is None or select(k):
+                if held_rgb is None:
+                    held_rgb = _to_rgb(held)
+                yield VideoFrame(index=k, time_s=k * period, rgb=held_rgb)
             k += 1
         if k == 0:
             raise InputError(

@@ -7,7 +7,6 @@ plate shows an inpainted guess of the background.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Protocol
 
 import cv2
@@ -29,10 +28,10 @@ class MediaPipeSegmenter:
     """Selfie segmentation from mediapipe 0.10.21 (general model, 256x256)."""
 
     def __init__(self) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        import mediapipe as mp
-
+        from enliven.face.mediapipe import import_mediapipe
         from enliven.face.models import verify_installed_model
+
+        mp = import_mediapipe()
 
         verify_installed_model("selfie_segmentation/selfie_segmentation.tflite")
         self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
