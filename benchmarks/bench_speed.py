@@ -186,7 +186,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     start = time.perf_counter()
     writer = VideoWriter(
         tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
     )  # fmt: skip
     animator.start(reference)
     retargeter = animator.retargeter
@@ -222,7 +222,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     start = time.perf_counter()
     with VideoWriter(
         tmp / f"{case}-threaded.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
     ) as writer:  # fmt: skip
         animator.start(reference)
         for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
@@ -247,7 +247,7 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
     start = time.perf_counter()
     writer = VideoWriter(
         tmp / f"{case}.mp4", (width, height), fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset((width, height)),
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset((width, height)), tune=config.encoder_tune((width, height)),
     )  # fmt: skip
     source = iter(read_frames(driving, end_s=end_s, fps=fps))
     while True:
@@ -295,7 +295,7 @@ def run_pointwarp(portrait: Path, driving: Path, frames: int, tmp: Path, case: s
     start = time.perf_counter()
     with VideoWriter(
         tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh),
+        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
     ) as writer:  # fmt: skip
         animator.start(reference)
         for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):

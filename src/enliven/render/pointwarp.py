@@ -88,8 +88,8 @@ class PointWarpRenderer:
         box = grid.moving_box(~still)
         if box is None:
             return out
-        map_x, map_y = grid.upsample(map_x, map_y)
-        out[box] = cv2.remap(self.portrait, map_x[box], map_y[box], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        box_x, box_y = grid.upsample(box, map_x, map_y)
+        out[box] = cv2.remap(self.portrait, box_x, box_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out
 
 

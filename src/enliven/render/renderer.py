@@ -149,15 +149,13 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still] = 1.0
-        map_x, map_y, alpha = grid.upsample(map_x, map_y, alpha)
-        box_x, box_y = map_x[box], map_y[box]
+        box_x, box_y, box_alpha = grid.upsample(box, map_x, map_y, alpha)
         if self.config.irises:
-            self._move_irises(verts, map_x, map_y, tri_id)
+            self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start))
         warped = cv2.remap(self.portrait, box_x, box_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        box_alpha = alpha[box]
         out[box] = cv2.blendLinear(warped, self.plate[box], box_alpha, 1.0 - box_alpha)
         if self.config.mouth_interior and target.mouth_new > 0.02:
-            self._draw_mouth(out, verts, target, alpha)
+            self._draw_mouth(out, verts, target)
         return out
 
     def _work_ids(self, tri_id: NDArray[np.int32], x0: int, y0: int, x1: int, y1: int) -> NDArray[np.int32]:
@@ -168,7 +166,16 @@ class Renderer:
         xs = np.minimum(((np.arange(x0, x1) + 0.5) * s).astype(int), ww - 1)
         return tri_id[np.ix_(ys, xs)]
 
-    def _move_irises(self, verts: NDArray[np.float64], map_x: NDArray[np.float32], map_y: NDArray[np.float32], tri_id: NDArray[np.int32]) -> None:
+    def _move_irises(
+        self,
+        verts: NDArray[np.float64],
+        map_x: NDArray[np.float32],
+        map_y: NDArray[np.float32],
+        tri_id: NDArray[np.int32],
+        origin_xy: tuple[int, int],
+    ) -> None:
+        """Move the irises by editing the maps (of a box at ``origin_xy``) in place."""
+        ox, oy = origin_xy
         src = self.mesh.vertices
         tris = self.mesh.triangles
         for which, iris in enumerate(self._irises):
@@ -188,10 +195,12 @@ class Renderer:
             h, w = map_x.shape
             x0, y0 = np.floor(verts[corners, :2].min(axis=0)).astype(int) - 1
             x1, y1 = np.ceil(verts[corners, :2].max(axis=0)).astype(int) + 2
-            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            x0, y0 = max(x0, ox), max(y0, oy)
+            x1, y1 = min(x1, ox + w), min(y1, oy + h)
             if x1 <= x0 or y1 <= y0:
                 continue
-            box_x, box_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
+            box_x = map_x[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+            box_y = map_y[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
             box_id = self._work_ids(tri_id, x0, y0, x1, y1)
             sel = box_id >= 0
             sel[sel] = self._eye_of_tri[box_id[sel]] == which
@@ -206,7 +215,7 @@ class Renderer:
             py = np.where(in_new, ny, np.where(reveal, iris.sclera_xy[1], py))
             box_x[sel], box_y[sel] = px, py
 
-    def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape, alpha: NDArray[np.float32]) -> None:
+    def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
         tri = self.mesh.triangles[mouth_tris]
         used = np.unique(tri)
