@@ -179,7 +179,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     t0 = time.perf_counter()
     animator = Animator(image, config, name=portrait.name)
     t1 = time.perf_counter()
-    _, reference = choose_reference(driving, animator.face, animator.tracker, config, frames)
+    _, reference = choose_reference(driving, animator.face, animator.tracker, config, fps)
     t2 = time.perf_counter()
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     lost = 0
@@ -281,7 +281,7 @@ def _prepared(portrait: Path, driving: Path, frames: int):
     fps, end_s = clip_window(driving, frames)
     config = AnimateConfig(end_s=end_s)
     animator = Animator(load_image(portrait), config, name=portrait.name)
-    _, reference = choose_reference(driving, animator.face, animator.tracker, config, frames)
+    _, reference = choose_reference(driving, animator.face, animator.tracker, config, fps)
     return animator, reference, fps, end_s, config
 
 

@@ -74,12 +74,13 @@ def choose_reference(
     portrait: FaceObservation,
     tracker: FaceTracker,
     config: AnimateConfig,
-    frame_count: int,
+    fps: float,
 ) -> tuple[int, NDArray[np.float32]]:
     """The driver frame standing for the portrait, and its landmarks.
 
-    By default the sampled frame whose pose and expression are closest to the
-    portrait's; ``config.reference_frame`` forces one.
+    By default the sampled frame, among the first ``config.reference_window_s``
+    seconds, whose pose and expression are closest to the portrait's;
+    ``config.reference_frame`` forces one.
     """
     tracker.reset()
     window = {"start_s": config.start_s, "end_s": config.end_s}
@@ -92,7 +93,11 @@ def choose_reference(
                     raise NoFaceError(f"no face in frame {frame.index} of {driving.name}; choose another --reference-frame")
                 return frame.index, obs.landmarks
         raise InputError(f"--reference-frame {config.reference_frame} is past the end of {driving.name}")
-    stride = max(1, frame_count // config.reference_samples)
+    # Only the start of a long clip is searched, so the first frame comes quickly.
+    end_s = config.start_s + config.reference_window_s
+    window["end_s"] = end_s if config.end_s is None else min(end_s, config.end_s)
+    scanned = round((window["end_s"] - config.start_s) * fps)
+    stride = max(1, scanned // config.reference_samples)
     best: tuple[float, int, NDArray[np.float32]] | None = None
     for frame in read_frames(driving, **window, select=lambda k: k % stride == 0):
         obs = tracker.track(frame.rgb)
@@ -142,7 +147,7 @@ def animate(
         raise InputError(f"--start {config.start_s} is past the end of {driving_path.name} ({info.duration_s:.2f} s)")
     total = max(1, round((end_s - config.start_s) * info.fps))
     with Animator(image, config, name=portrait_path.name) as animator:
-        ref_index, ref_landmarks = choose_reference(driving_path, animator.face, animator.tracker, config, total)
+        ref_index, ref_landmarks = choose_reference(driving_path, animator.face, animator.tracker, config, info.fps)
         ingredients = {"portrait": portrait_path, "driving": driving_path}
         settings = {**config.settings(), "reference_frame": ref_index, "watermark_job_id": f"{animator.job_id:08x}"}
         tags = provenance_tags(ingredients, settings)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
+import threading
+from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 from pathlib import Path
 
 import cv2
@@ -26,6 +29,7 @@ from enliven.stages import in_thread, map_in_thread
 from enliven.types import FaceObservation, VideoFrame
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class AnimateConfig:
     face_index: int | None = None  # which portrait face (0 = largest); None: largest
     reference_frame: int | None = None  # driver frame standing for the portrait; None: chosen
     reference_samples: int = 60  # driver frames sampled when choosing the reference
+    reference_window_s: float = 10.0  # the reference is chosen in the first seconds
     start_s: float = 0.0  # driving clip window start, seconds
     end_s: float | None = None  # driving clip window end, seconds; None: to the end
     crf: int = 18  # H.264 quality, 0..51 (lower is better)
@@ -116,6 +121,20 @@ def find_portrait_face(
     return obs
 
 
+def _background(fn: Callable[..., T], *args: object) -> Future[T]:
+    """Run ``fn(*args)`` in a daemon thread; its result (or error) in a Future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # re-raised by future.result() in the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="enliven-prepare", daemon=True).start()
+    return future
+
+
 def _version_tuple() -> tuple[int, int, int]:
     parts = [int(p) for p in __version__.split(".")[:3] if p.isdigit()]
     return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
@@ -151,20 +170,52 @@ class Animator:
         self.tracker = tracker or make_tracker("mediapipe", self.config.track)
         self.portrait = fit_portrait(np.asarray(portrait), self.config.max_size)
         self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
-        own_segmenter = segmenter is None and self.config.render.background
-        seg = MediaPipeSegmenter() if own_segmenter else segmenter
-        try:
-            self.renderer = Renderer(self.portrait, self.face.landmarks, self.config.render, seg)
-        finally:
-            if own_segmenter and seg is not None:
-                seg.close()
-        # Provenance: every frame carries the invisible mark (no option removes it).
         self.job_id = secrets.randbits(32) if job_id is None else job_id
-        self.watermarker = Watermarker(self.size_wh, Payload(_version_tuple(), self.job_id))
+        # The per-portrait preparation (segmentation, background plate, mesh,
+        # watermark pattern) runs in the background while the caller goes on,
+        # e.g. choosing the driver's reference frame; first use waits for it.
+        self._prepared: Future[tuple[Renderer, Watermarker]] = _background(self._prepare, segmenter)
+        self._renderer: Renderer | None = None
+        self._watermarker: Watermarker | None = None
         self.retargeter: Retargeter | None = None
         self.last_target: TargetShape | None = None
         self.frames_lost = 0
         self.frames_done = 0
+
+    def _prepare(self, segmenter: Segmenter | None) -> tuple[Renderer, Watermarker]:
+        own_segmenter = segmenter is None and self.config.render.background
+        seg = MediaPipeSegmenter() if own_segmenter else segmenter
+        try:
+            renderer = Renderer(self.portrait, self.face.landmarks, self.config.render, seg)
+        finally:
+            if own_segmenter and seg is not None:
+                seg.close()
+        # Provenance: every frame carries the invisible mark (no option removes it).
+        return renderer, Watermarker(self.size_wh, Payload(_version_tuple(), self.job_id))
+
+    def _wait(self) -> None:
+        if self._renderer is None or self._watermarker is None:
+            renderer, watermarker = self._prepared.result()
+            self._renderer = self._renderer or renderer
+            self._watermarker = self._watermarker or watermarker
+
+    @property
+    def renderer(self) -> Renderer:
+        """The renderer of this portrait (waits for the preparation)."""
+        self._wait()
+        assert self._renderer is not None
+        return self._renderer
+
+    @renderer.setter
+    def renderer(self, renderer: Renderer) -> None:  # e.g. a baseline, for benchmarks
+        self._wait()
+        self._renderer = renderer
+
+    @property
+    def watermarker(self) -> Watermarker:
+        self._wait()
+        assert self._watermarker is not None
+        return self._watermarker
 
     @property
     def size_wh(self) -> tuple[int, int]:
