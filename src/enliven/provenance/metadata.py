@@ -5,22 +5,13 @@ Ingredients are named by file name and sha256 only, never embedded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from enliven._version import __version__
+from enliven.face.models import sha256_file as file_sha256
 
 SYNTHETIC_NOTICE = "Synthetic video: a still portrait animated by Enliven (AI-generated motion)"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def provenance_tags(ingredients: dict[str, Path | None], settings: dict[str, object]) -> dict[str, str]:
