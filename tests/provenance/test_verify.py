@@ -30,14 +30,16 @@ def test_an_output_carries_both_proofs(demo_files):
     assert sheet.manifest_found and sheet.watermark_found
 
 
-def test_a_reencoded_smaller_copy_keeps_the_watermark_only(demo_files, tmp_path, capsys):
+@pytest.mark.parametrize(("size", "crf"), [(512, 28), (256, 18)])
+def test_a_reencoded_or_halved_copy_keeps_the_watermark_only(demo_files, tmp_path, capsys, size, crf):
     copy = tmp_path / "copy.mp4"
-    with VideoWriter(copy, (256, 256), 25, crf=28) as writer:  # no manifest, half size
+    with VideoWriter(copy, (size, size), 25, crf=crf) as writer:  # no manifest
         for frame in read_frames(demo_files / "demo.mp4", end_s=2.0):
-            writer.write(cv2.resize(frame.rgb, (256, 256), interpolation=cv2.INTER_AREA))
+            writer.write(cv2.resize(frame.rgb, (size, size), interpolation=cv2.INTER_AREA))
     report = enliven.verify(copy)
     assert report.manifest.state == "absent"
     assert report.watermark_found
+    assert report.watermark.payload is not None
     assert main(["verify", str(copy), "-q"]) == 0
     assert "watermark present" in capsys.readouterr().out
 
