@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial.transform import Rotation
 
 from enliven.face.topology import STABLE
 
@@ -66,26 +67,45 @@ def fit_stable(src: NDArray[np.floating], dst: NDArray[np.floating]) -> Similari
     return umeyama(np.asarray(src)[STABLE_INDEX], np.asarray(dst)[STABLE_INDEX])
 
 
+def rotvec_from_matrix(rotation: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Axis times angle (radians) of a rotation matrix."""
+    vec, _ = cv2.Rodrigues(np.asarray(rotation, np.float64))
+    return vec.ravel()
+
+
+def matrix_from_rotvec(rotvec: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Rotation matrix of an axis-times-angle vector (radians)."""
+    mat, _ = cv2.Rodrigues(np.asarray(rotvec, np.float64).reshape(3, 1))
+    return mat
+
+
 def euler_deg(rotation: NDArray[np.floating]) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees of a rotation in image axes (x right, y down).
 
     Yaw turns about the vertical axis, pitch about the horizontal one, roll in the
     image plane; ``R = R_y(yaw) @ R_x(pitch) @ R_z(roll)``.
     """
-    yaw, pitch, roll = Rotation.from_matrix(np.asarray(rotation)).as_euler("YXZ", degrees=True)
-    return float(yaw), float(pitch), float(roll)
+    r = np.asarray(rotation, np.float64)
+    pitch = math.asin(float(np.clip(-r[1, 2], -1.0, 1.0)))
+    yaw = math.atan2(r[0, 2], r[2, 2])
+    roll = math.atan2(r[1, 0], r[1, 1])
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
 def rotation_from_euler(yaw_deg: float, pitch_deg: float, roll_deg: float) -> NDArray[np.float64]:
     """Inverse of :func:`euler_deg`."""
-    return Rotation.from_euler("YXZ", [yaw_deg, pitch_deg, roll_deg], degrees=True).as_matrix()
+    y, p, r = (math.radians(a) for a in (yaw_deg, pitch_deg, roll_deg))
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return ry @ rx @ rz
 
 
 def rotation_angle_deg(rotation: NDArray[np.floating]) -> float:
     """Total angle of a rotation in degrees."""
-    return float(np.degrees(np.linalg.norm(Rotation.from_matrix(rotation).as_rotvec())))
+    return float(np.degrees(np.linalg.norm(rotvec_from_matrix(rotation))))
 
 
 def scale_rotation(rotation: NDArray[np.floating], gain: float) -> NDArray[np.float64]:
     """The rotation about the same axis by ``gain`` times the angle."""
-    return Rotation.from_rotvec(Rotation.from_matrix(rotation).as_rotvec() * gain).as_matrix()
+    return matrix_from_rotvec(rotvec_from_matrix(rotation) * gain)

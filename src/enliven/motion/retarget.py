@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial.transform import Rotation
 
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
@@ -25,7 +24,9 @@ from enliven.motion.pose import (
     STABLE_INDEX,
     Similarity,
     fit_stable,
+    matrix_from_rotvec,
     rotation_angle_deg,
+    rotvec_from_matrix,
     scale_rotation,
     umeyama,
 )
@@ -216,7 +217,7 @@ class Retargeter:
         delta = smooth - self.reference
         # Pose change ref -> frame t: the inverse of the fit, as a 7-vector.
         from_ref = to_ref.inverse()
-        rotvec = Rotation.from_matrix(from_ref.rotation).as_rotvec()
+        rotvec = rotvec_from_matrix(from_ref.rotation)
         centre_t = from_ref.apply(self._ref_centre[None])[0]
         pose = np.concatenate([rotvec, [math.log(from_ref.scale)], (centre_t - self._ref_centre) / unit])
         pose = self._pose_filter(pose, dt)
@@ -240,7 +241,7 @@ class Retargeter:
         target = self.source + delta
         mouth_new = self._fix_openings(target, self.reference + delta_ref)
 
-        rot_ref = Rotation.from_rotvec(pose[:3]).as_matrix()
+        rot_ref = matrix_from_rotvec(pose[:3])
         rot_src = to_src.rotation @ rot_ref @ to_src.rotation.T
         rot_src = scale_rotation(rot_src, cfg.head_gain)
         scale = math.exp(pose[3] * cfg.head_gain)
