@@ -219,17 +219,25 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     )  # fmt: skip
     # The production path: the same frames through Animator.stream, whose stages
     # overlap in threads, encoded in this thread as enliven.animate does.
-    start = time.perf_counter()
-    with VideoWriter(
-        tmp / f"{case}-threaded.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
-    ) as writer:  # fmt: skip
-        animator.start(reference)
-        for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
-            writer.write(out)
-    serial.threaded_wall_s = time.perf_counter() - start
+    serial.threaded_wall_s, _ = threaded_pass(animator, reference, driving, fps, end_s, tmp / f"{case}-threaded.mp4")
     animator.close()
     return serial
+
+
+def threaded_pass(animator, reference, driving: Path, fps: float, end_s: float | None, out: Path) -> tuple[float, int]:
+    """Wall seconds and frames of ``driving`` through ``Animator.stream`` into an encoder."""
+    from enliven.io.video import VideoWriter, read_frames
+
+    config = animator.config
+    start = time.perf_counter()
+    with VideoWriter(
+        out, animator.size_wh, fps, audio_source=driving, audio_end_s=end_s, crf=config.crf,
+        preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
+    ) as writer:  # fmt: skip
+        animator.start(reference)
+        for _, _, frame in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
+            writer.write(frame)
+    return time.perf_counter() - start, writer.frames_written
 
 
 def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
@@ -287,22 +295,13 @@ def _prepared(portrait: Path, driving: Path, frames: int):
 
 def run_pointwarp(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
     """The 2D point-warp baseline through the same threaded stream and encoder."""
-    from enliven.io.video import VideoWriter, read_frames
     from enliven.render.pointwarp import PointWarpRenderer
 
     animator, reference, fps, end_s, config = _prepared(portrait, driving, frames)
     animator.renderer = PointWarpRenderer(animator.portrait, animator.face.landmarks, config.render.work_size)
-    start = time.perf_counter()
-    with VideoWriter(
-        tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
-    ) as writer:  # fmt: skip
-        animator.start(reference)
-        for _, _, out in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
-            writer.write(out)
-    wall = time.perf_counter() - start
+    wall, written = threaded_pass(animator, reference, driving, fps, end_s, tmp / f"{case}.mp4")
     animator.close()
-    return CaseResult(case, animator.size_wh, writer.frames_written, wall)
+    return CaseResult(case, animator.size_wh, written, wall)
 
 
 def run_live(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:

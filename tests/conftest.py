@@ -43,6 +43,18 @@ def astronaut_landmarks(astronaut, tracker) -> np.ndarray:
     return obs.landmarks.astype(np.float64)
 
 
+def settled_target(source: np.ndarray, driver: np.ndarray, frames: int = 30):
+    """The TargetShape after ``frames`` steps of a still driver (smoothing settled)."""
+    from enliven.motion.retarget import Retargeter
+    from enliven.types import FaceObservation
+
+    r = Retargeter(source, source)
+    t = None
+    for k in range(frames):
+        t = r.step(FaceObservation(np.asarray(driver, np.float32), (0, 0, 1, 1)), k / 30)
+    return t
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -3,21 +3,15 @@ import pytest
 
 from enliven.errors import ConfigError, InputError
 from enliven.motion.controls import Controls, apply_controls
-from enliven.motion.retarget import HeadMotion, Retargeter, TargetShape
+from enliven.motion.retarget import HeadMotion, TargetShape
 from enliven.render.pointwarp import PointWarpRenderer
 from enliven.render.raster import rasterize
 from enliven.render.renderer import RenderConfig, Renderer
-from enliven.types import FaceObservation
 
-from ..conftest import psnr
+from ..conftest import psnr, settled_target
 
 
-def _target(source, driver, frames=30):
-    r = Retargeter(source, source)
-    t = None
-    for k in range(frames):
-        t = r.step(FaceObservation(np.asarray(driver, np.float32), (0, 0, 1, 1)), k / 30)
-    return t
+_target = settled_target
 
 
 def _shifted(landmarks, dx):

@@ -2,22 +2,15 @@ import numpy as np
 import pytest
 
 from enliven.motion.controls import Controls, apply_controls
-from enliven.motion.retarget import Retargeter
 from enliven.render.background import MediaPipeSegmenter
 from enliven.render.mesh import FRAME, build_mesh
 from enliven.render.raster import rasterize
 from enliven.render.renderer import RenderConfig, Renderer
-from enliven.types import FaceObservation
 
-from ..conftest import psnr
+from ..conftest import psnr, settled_target
 
 
-def _target(source, driver, frames=30):
-    r = Retargeter(source, source)
-    t = None
-    for k in range(frames):
-        t = r.step(FaceObservation(np.asarray(driver, np.float32), (0, 0, 1, 1)), k / 30)
-    return t
+_target = settled_target
 
 
 @pytest.fixture(scope="module")
