@@ -166,11 +166,24 @@ def clip_window(driving: Path, frames: int) -> tuple[float, float | None]:
     return info.fps, end_s
 
 
+def timed_frames(driving: Path, end_s: float | None, fps: float):
+    """Yield (frame, seconds its decoding took) from ``read_frames``."""
+    from enliven.io.video import read_frames
+
+    source = iter(read_frames(driving, end_s=end_s, fps=fps))
+    while True:
+        start = time.perf_counter()
+        frame = next(source, None)
+        if frame is None:
+            return
+        yield frame, time.perf_counter() - start
+
+
 def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) -> CaseResult:
     """``enliven animate`` by hand, every stage timed on its own."""
     from enliven.api import choose_reference
     from enliven.io.image import load_image
-    from enliven.io.video import VideoWriter, read_frames
+    from enliven.io.video import VideoWriter
     from enliven.pipeline import AnimateConfig, Animator
 
     fps, end_s = clip_window(driving, frames)
@@ -191,12 +204,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     animator.start(reference)
     retargeter = animator.retargeter
     assert retargeter is not None
-    source = iter(read_frames(driving, end_s=end_s, fps=fps))
-    while True:
-        a = time.perf_counter()
-        frame = next(source, None)
-        if frame is None:
-            break
+    for frame, decode_s in timed_frames(driving, end_s, fps):
         b = time.perf_counter()
         obs = animator.tracker.track(frame.rgb)
         c = time.perf_counter()
@@ -207,7 +215,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
         e = time.perf_counter()
         writer.write(out)
         f = time.perf_counter()
-        for stage, span in zip(STAGES, (b - a, c - b, d - c, e - d, f - e)):
+        for stage, span in zip(STAGES, (decode_s, c - b, d - c, e - d, f - e)):
             times[stage].append(span)
     closing = time.perf_counter()
     writer.close()
@@ -245,7 +253,7 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
     import cv2
 
     from enliven.io.image import load_image
-    from enliven.io.video import VideoWriter, read_frames
+    from enliven.io.video import VideoWriter
     from enliven.pipeline import AnimateConfig, fit_portrait
 
     config = AnimateConfig()
@@ -257,12 +265,7 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
         tmp / f"{case}.mp4", (width, height), fps, audio_source=driving,
         audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset((width, height)), tune=config.encoder_tune((width, height)),
     )  # fmt: skip
-    source = iter(read_frames(driving, end_s=end_s, fps=fps))
-    while True:
-        a = time.perf_counter()
-        frame = next(source, None)
-        if frame is None:
-            break
+    for frame, decode_s in timed_frames(driving, end_s, fps):
         b = time.perf_counter()
         rgb = frame.rgb
         if rgb.shape[:2] != (height, width):
@@ -270,7 +273,7 @@ def run_floor(portrait: Path, driving: Path, frames: int, tmp: Path, case: str) 
         c = time.perf_counter()
         writer.write(rgb)
         d = time.perf_counter()
-        for stage, span in zip(times, (b - a, c - b, d - c)):
+        for stage, span in zip(times, (decode_s, c - b, d - c)):
             times[stage].append(span)
     closing = time.perf_counter()
     writer.close()
