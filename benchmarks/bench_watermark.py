@@ -9,7 +9,8 @@ Measures :mod:`enliven.provenance.watermark` on this machine:
    (after a crf 18 encode, as Enliven writes it) | difference x20 around grey.
 3. Robustness: each shared driving clip (``../shared/media/driving``, the first
    ``--seconds`` s) and the built-in demo (rendered unmarked, then marked here)
-   stand in for Enliven outputs: frames marked with a known payload, written
+   stand in for Enliven outputs (upscaled like outputs to a short side of at
+   least AnimateConfig.min_size): frames marked with a known payload, written
    with VideoWriter at crf 18. Each attack below is applied to the decoded
    output and saved again as H.264 at crf 18 (the crf 28 row re-encodes at
    crf 28; the two "+ crf 23" rows are harsher compound attacks, for
@@ -53,6 +54,7 @@ from PIL import Image
 
 from enliven.io.image import load_image
 from enliven.io.video import VideoWriter, probe_video, read_frames
+from enliven.pipeline import AnimateConfig, fit_portrait
 from enliven.provenance import watermark as wm
 from enliven.provenance.watermark import (
     TEST_Z_THRESHOLD,
@@ -192,6 +194,9 @@ class Clip:
     fps: float
 
 
+MIN_SIZE = AnimateConfig().min_size
+
+
 def driving_clips(names: list[str] | None, seconds: float) -> Iterator[Clip]:
     folder = MEDIA / "driving"
     if not folder.is_dir():
@@ -200,7 +205,9 @@ def driving_clips(names: list[str] | None, seconds: float) -> Iterator[Clip]:
     for path in sorted(folder.glob("*.mp4")):
         if names and not any(n in path.stem for n in names):
             continue
-        frames = [even_crop(f) for f in decode(path, end_s=seconds)]
+        # A clip stands in for an output; Enliven upscales outputs smaller than
+        # AnimateConfig.min_size, so the stand-in is upscaled the same way.
+        frames = [even_crop(fit_portrait(f, 8192, MIN_SIZE)) for f in decode(path, end_s=seconds)]
         yield Clip(path.stem, frames, probe_video(path).fps)
 
 

@@ -64,6 +64,13 @@ def test_fit_portrait_limits_size_and_makes_sides_even():
     assert small.shape[:2] == (100, 76)
 
 
+def test_fit_portrait_upscales_small_portraits_unless_max_size_forbids():
+    img = np.zeros((256, 200, 3), np.uint8)
+    assert fit_portrait(img, 2048, 384).shape[:2] == (492, 384)  # short side 384, even
+    assert fit_portrait(img, 400, 384).shape[:2] == (400, 312)  # max_size wins
+    assert fit_portrait(np.zeros((600, 500, 3), np.uint8), 2048, 384).shape[:2] == (600, 500)
+
+
 def test_config_is_validated():
     with pytest.raises(ConfigError, match="end_s"):
         AnimateConfig(start_s=2.0, end_s=1.0)
