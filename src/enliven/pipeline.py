@@ -179,7 +179,14 @@ class Animator:
         if self.portrait.shape != np.shape(portrait):
             h, w = np.shape(portrait)[:2]
             log.info("%s is %dx%d; the output is %dx%d", name, w, h, *self.size_wh)
-        self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+        try:
+            self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+        except BaseException:
+            # A MediaPipe graph left open until interpreter exit can abort the
+            # process ("terminate called without an active exception").
+            if self._own_tracker:
+                self.tracker.close()
+            raise
         self.job_id = secrets.randbits(32) if job_id is None else job_id
         # The per-portrait preparation (segmentation, background plate, mesh,
         # watermark pattern) runs in the background while the caller goes on,
@@ -315,7 +322,8 @@ class Animator:
         return self.watermarker.mark(rgb)
 
     def close(self) -> None:
-        """Free the backends this Animator made."""
+        """Free the backends this Animator made (after its preparation ends)."""
+        self._prepared.exception()  # waits; the preparation closes its segmenter
         if self._own_tracker:
             self.tracker.close()
 
