@@ -22,6 +22,7 @@ from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, background_plate, refine_mask
+from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
 from enliven.render.raster import rasterize
 from enliven.render.sampling import WorkGrid
@@ -150,10 +151,12 @@ class Renderer:
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still] = 1.0
         box_x, box_y, box_alpha = grid.upsample(box, map_x, map_y, alpha)
+        moving = ~still
         if self.config.irises:
-            self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start))
-        warped = cv2.remap(self.portrait, box_x, box_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out[box] = cv2.blendLinear(warped, self.plate[box], box_alpha, 1.0 - box_alpha)
+            for x0, y0, x1, y1 in self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start)):
+                (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
+                moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
+        composite(out, self.portrait, self.plate, grid, box, (box_x, box_y, box_alpha), moving, alpha < 1.0)
         if self.config.mouth_interior and target.mouth_new > 0.02:
             self._draw_mouth(out, verts, target)
         return out
@@ -173,8 +176,12 @@ class Renderer:
         map_y: NDArray[np.float32],
         tri_id: NDArray[np.int32],
         origin_xy: tuple[int, int],
-    ) -> None:
-        """Move the irises by editing the maps (of a box at ``origin_xy``) in place."""
+    ) -> list[tuple[int, int, int, int]]:
+        """Move the irises by editing the maps (of a box at ``origin_xy``) in place.
+
+        Returns the output-pixel boxes (x0, y0, x1, y1) whose maps were edited.
+        """
+        edited: list[tuple[int, int, int, int]] = []
         ox, oy = origin_xy
         src = self.mesh.vertices
         tris = self.mesh.triangles
@@ -214,6 +221,8 @@ class Renderer:
             px = np.where(in_new, nx, np.where(reveal, iris.sclera_xy[0], px))
             py = np.where(in_new, ny, np.where(reveal, iris.sclera_xy[1], py))
             box_x[sel], box_y[sel] = px, py
+            edited.append((int(x0), int(y0), int(x1), int(y1)))
+        return edited
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
