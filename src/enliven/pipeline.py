@@ -277,9 +277,9 @@ class Animator:
     ) -> Iterator[tuple[VideoFrame, TargetShape, NDArray[np.uint8]]]:
         """(driving frame, target, output frame) for each driving frame, in order.
 
-        With ``threads``, decoding, tracking and rendering run in their own
-        threads with two frames in flight between stages, so they overlap; the
-        consumer (usually the encoder) runs in the calling thread. Call
+        With ``threads``, decoding, tracking, rendering and marking run in their
+        own threads with two frames in flight between stages, so they overlap;
+        the consumer (usually the encoder) runs in the calling thread. Call
         :meth:`start` first.
         """
 
@@ -288,16 +288,21 @@ class Animator:
 
         def render(item: tuple[VideoFrame, TargetShape]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
             frame, target = item
-            return frame, target, self.mark(self.renderer.render(target))
+            return frame, target, self.renderer.render(target)
+
+        def mark(item: tuple[VideoFrame, TargetShape, NDArray[np.uint8]]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
+            frame, target, rgb = item
+            return frame, target, self.mark(rgb)
 
         if not threads:
             for frame in frames:
-                yield render(track(frame))
+                yield mark(render(track(frame)))
                 self.frames_done += 1
             return
         decoded = in_thread(frames, name="enliven-decode")
         tracked = map_in_thread(track, decoded, name="enliven-track")
-        for item in map_in_thread(render, tracked, name="enliven-render"):
+        rendered = map_in_thread(render, tracked, name="enliven-render")
+        for item in map_in_thread(mark, rendered, name="enliven-mark"):
             self.frames_done += 1
             yield item
 
