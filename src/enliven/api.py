@@ -69,14 +69,23 @@ def _check_writable(output: Path) -> None:
         raise OutputError(f"cannot write {output}: directory {folder} is not writable; choose another -o") from exc
 
 
-def choose_reference(
+@dataclass(frozen=True)
+class DriverReference:
+    """The driver frame standing for the portrait: its index, landmarks and pixels."""
+
+    index: int
+    landmarks: NDArray[np.float32]
+    rgb: NDArray[np.uint8]
+
+
+def find_reference(
     driving: Path,
     portrait: FaceObservation,
     tracker: FaceTracker,
     config: AnimateConfig,
     fps: float,
-) -> tuple[int, NDArray[np.float32]]:
-    """The driver frame standing for the portrait, and its landmarks.
+) -> DriverReference:
+    """The driver frame standing for the portrait.
 
     By default the sampled frame, among the first ``config.reference_window_s``
     seconds, whose pose and expression are closest to the portrait's;
@@ -91,25 +100,37 @@ def choose_reference(
                 obs = tracker.track(frame.rgb)
                 if obs is None:
                     raise NoFaceError(f"no face in frame {frame.index} of {driving.name}; choose another --reference-frame")
-                return frame.index, obs.landmarks
+                return DriverReference(frame.index, obs.landmarks, frame.rgb)
         raise InputError(f"--reference-frame {config.reference_frame} is past the end of {driving.name}")
     # Only the start of a long clip is searched, so the first frame comes quickly.
     end_s = config.start_s + config.reference_window_s
     window["end_s"] = end_s if config.end_s is None else min(end_s, config.end_s)
     scanned = round((window["end_s"] - config.start_s) * fps)
     stride = max(1, scanned // config.reference_samples)
-    best: tuple[float, int, NDArray[np.float32]] | None = None
+    best: tuple[float, DriverReference] | None = None
     for frame in read_frames(driving, **window, select=lambda k: k % stride == 0):
         obs = tracker.track(frame.rgb)
         if obs is None:
             continue
         score = reference_distance(portrait.landmarks, obs.landmarks)
         if best is None or score < best[0]:
-            best = (score, frame.index, obs.landmarks)
+            best = (score, DriverReference(frame.index, obs.landmarks, frame.rgb))
     if best is None:
         raise NoFaceError(f"no face found in any frame of {driving.name}; use a clip that shows a face clearly")
-    log.info("reference frame %d (distance %.2f)", best[1], best[0])
-    return best[1], best[2]
+    log.info("reference frame %d (distance %.2f)", best[1].index, best[0])
+    return best[1]
+
+
+def choose_reference(
+    driving: Path,
+    portrait: FaceObservation,
+    tracker: FaceTracker,
+    config: AnimateConfig,
+    fps: float,
+) -> tuple[int, NDArray[np.float32]]:
+    """The index and landmarks of :func:`find_reference`'s frame."""
+    ref = find_reference(driving, portrait, tracker, config, fps)
+    return ref.index, ref.landmarks
 
 
 def animate(
@@ -147,7 +168,8 @@ def animate(
         raise InputError(f"--start {config.start_s} is past the end of {driving_path.name} ({info.duration_s:.2f} s)")
     total = max(1, round((end_s - config.start_s) * info.fps))
     with Animator(image, config, name=portrait_path.name) as animator:
-        ref_index, ref_landmarks = choose_reference(driving_path, animator.face, animator.tracker, config, info.fps)
+        ref = find_reference(driving_path, animator.face, animator.tracker, config, info.fps)
+        ref_index = ref.index
         ingredients = {"portrait": portrait_path, "driving": driving_path}
         settings = {**config.settings(), "reference_frame": ref_index, "watermark_job_id": f"{animator.job_id:08x}"}
         tags = provenance_tags(ingredients, settings)
@@ -166,7 +188,7 @@ def animate(
             metadata=tags,
             finalize=sign(output_path.name),
         ) as writer:
-            animator.start(ref_landmarks)
+            animator.start(ref.landmarks, ref.rgb)
             frames = read_frames(driving_path, start_s=config.start_s, end_s=config.end_s, fps=info.fps)
             for frame, target, out in animator.stream(frames):
                 writer.write(out)
@@ -290,4 +312,4 @@ def demo(
     return Result(output_path, frames, fps, animator.size_wh, 0, None, time.perf_counter() - started, sheet_path)
 
 
-__all__ = ["Result", "animate", "choose_reference", "demo", "replace"]
+__all__ = ["DriverReference", "Result", "animate", "choose_reference", "demo", "find_reference", "replace"]

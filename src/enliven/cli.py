@@ -59,6 +59,8 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-frame", type=int, default=None, metavar="N",
                    help="driver frame that stands for the portrait (default: the closest in pose and expression)")
     p.add_argument("--preview", default=None, metavar="SHEET.png", help="also write a driver | output contact sheet")
+    p.add_argument("--detail", type=float, default=1.0, metavar="0..1",
+                   help="skin detail beyond the landmarks: creases, cheek and lip motion (default 1, 0 = off)")
     _add_common(p)
 
 
@@ -135,7 +137,8 @@ def _config(args: argparse.Namespace):  # -> AnimateConfig
     retarget = replace(config.retarget, **gains)
     extra = {}
     if args.command == "animate":
-        extra = dict(start_s=args.start, end_s=args.end, face_index=args.face, reference_frame=args.reference_frame)
+        extra = dict(start_s=args.start, end_s=args.end, face_index=args.face, reference_frame=args.reference_frame,
+                     detail=args.detail)  # fmt: skip
     return replace(config, retarget=retarget, **extra)
 
 

@@ -5,6 +5,7 @@ media in -> face tracking -> motion -> rendering -> provenance -> media out
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -21,6 +22,7 @@ from numpy.typing import NDArray
 from enliven._version import __version__
 from enliven.errors import ConfigError, NoFaceError
 from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
+from enliven.motion.detail import DetailTracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
 from enliven.render.background import MediaPipeSegmenter, Segmenter
@@ -40,6 +42,7 @@ class AnimateConfig:
     retarget: RetargetConfig = field(default_factory=RetargetConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     max_size: int = 2048  # px, long side of the output; larger portraits shrink
+    detail: float = 1.0  # 0..1: flow and shading beyond the landmarks (0: off)
     min_size: int = 384  # px, short side of the output; smaller portraits are upscaled
     # (max_size wins where the two disagree)
     # (below ~350 px the watermark does not survive a crf 28 re-encode: bench_watermark)
@@ -82,6 +85,8 @@ class AnimateConfig:
     def __post_init__(self) -> None:
         if not 64 <= self.max_size <= 8192:
             raise ConfigError(f"max_size must be in [64, 8192], got {self.max_size}")
+        if not 0.0 <= self.detail <= 1.0:
+            raise ConfigError(f"detail must be in [0, 1], got {self.detail}")
         if not 16 <= self.min_size <= 8192:
             raise ConfigError(f"min_size must be in [16, 8192], got {self.min_size}")
         if self.face_index is not None and self.face_index < 0:
@@ -195,6 +200,7 @@ class Animator:
         self._renderer: Renderer | None = None
         self._watermarker: Watermarker | None = None
         self.retargeter: Retargeter | None = None
+        self.detail: DetailTracker | None = None
         self.last_target: TargetShape | None = None
         self.frames_lost = 0
         self.frames_done = 0
@@ -240,16 +246,32 @@ class Animator:
         h, w = self.portrait.shape[:2]
         return w, h
 
-    def start(self, reference: NDArray[np.floating] | None = None) -> None:
-        """Begin a new driving clip; ``reference`` is the driver's reference
-        landmarks (None: the first frame with a face becomes the reference)."""
+    def start(
+        self,
+        reference: NDArray[np.floating] | None = None,
+        reference_rgb: NDArray[np.uint8] | None = None,
+    ) -> None:
+        """Begin a new driving clip.
+
+        ``reference`` is the driver's reference landmarks (None: the first frame
+        with a face becomes the reference); ``reference_rgb``, that frame, lets
+        detail beyond the landmarks be measured against it.
+        """
         self.tracker.reset()
         self.retargeter = None if reference is None else self._retargeter(reference)
+        self.detail = None
+        if reference is not None and reference_rgb is not None:
+            self.detail = self._detail_tracker(reference, reference_rgb)
         self.frames_lost = 0
         self.frames_done = 0
 
     def _retargeter(self, reference: NDArray[np.floating]) -> Retargeter:
         return Retargeter(self.face.landmarks, reference, self.config.retarget)
+
+    def _detail_tracker(self, reference: NDArray[np.floating], rgb: NDArray[np.uint8]) -> DetailTracker | None:
+        if self.config.detail == 0.0:
+            return None
+        return DetailTracker(reference, rgb, self.config.detail)
 
     def target(self, rgb: NDArray[np.uint8], time_s: float) -> TargetShape:
         """Track one driving frame and retarget it onto the portrait."""
@@ -259,9 +281,14 @@ class Animator:
                 self.frames_lost += 1
                 return Retargeter(self.face.landmarks, self.face.landmarks, self.config.retarget).step(None, time_s)
             self.retargeter = self._retargeter(obs.landmarks)
+            self.detail = self._detail_tracker(obs.landmarks, rgb)
         if obs is None:
             self.frames_lost += 1
-        return self.retargeter.step(obs, time_s, rgb)
+        target = self.retargeter.step(obs, time_s, rgb)
+        if self.detail is not None:
+            field = self.detail.measure(None if obs is None else obs.landmarks, rgb)
+            target = dataclasses.replace(target, detail=field)
+        return target
 
     def step(self, rgb: NDArray[np.uint8], time_s: float) -> NDArray[np.uint8]:
         """One driving frame in, one output frame out (RGB, output size)."""

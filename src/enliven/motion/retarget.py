@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +32,9 @@ from enliven.motion.pose import (
     umeyama,
 )
 from enliven.types import FaceObservation
+
+if TYPE_CHECKING:
+    from enliven.motion.detail import DetailField
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class TargetShape:
         show (0 keeps the portrait's own mouth interior, 1 needs a new interior).
     driver : the driver's observation this was made from (None for held frames or
         procedural performances); the renderer takes the mouth interior from it.
+    detail : what the landmarks miss (flow and shading), when measured.
     """
 
     landmarks: NDArray[np.float64]
@@ -99,6 +104,7 @@ class TargetShape:
     driver: FaceObservation | None = None
     driver_rgb: NDArray[np.uint8] | None = None
     tracked: bool = True
+    detail: DetailField | None = None  # residual flow and shading beyond landmarks
 
 
 def _region_weights(source: NDArray[np.float64], members: tuple[int, ...], sigma: float) -> NDArray[np.float64]:

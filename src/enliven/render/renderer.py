@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
+from enliven.motion.detail import DetailField
 from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
@@ -89,6 +90,9 @@ class Renderer:
             self.mask = np.ones((height, width), np.float32)
         self.plate = background_plate(self.portrait, self.mask)
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
+        self._n_face = len(topo.mesh_triangles())  # the mesh's first triangles are the face's
+        self._jac_key: int | None = None
+        self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
@@ -138,7 +142,10 @@ class Renderer:
         grid = self.grid
         work = verts.copy()
         work[:, :2] = grid.to_work(verts[:, :2])
-        map_x, map_y, tri_id, _ = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+        map_x, map_y, tri_id, bary = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+        shading = None
+        if target.detail is not None:
+            shading = self._apply_detail(target.detail, map_x, map_y, tri_id, bary)
         still = grid.snap_still(map_x, map_y)
         out = self.portrait.copy()
         box = grid.moving_box(~still)
@@ -157,9 +164,67 @@ class Renderer:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
         composite(out, self.portrait, self.plate, grid, box, (box_x, box_y, box_alpha), moving, alpha < 1.0)
+        if shading is not None:
+            self._shade(out, *shading)
         if self.config.mouth_interior and target.mouth_new > 0.02:
             self._draw_mouth(out, verts, target)
         return out
+
+    def _apply_detail(
+        self,
+        detail: DetailField,
+        map_x: NDArray[np.float32],
+        map_y: NDArray[np.float32],
+        tri_id: NDArray[np.int32],
+        bary: NDArray[np.float32],
+    ) -> tuple[NDArray[np.float32], tuple[int, int, int, int]] | None:
+        """Add the residual flow to the maps of face pixels (in place).
+
+        Returns the shading ratio over the face pixels' working box and that box
+        (x0, y0, x1, y1, working pixels), or None when no face pixel is drawn.
+        """
+        face = (tri_id >= 0) & (tri_id < self._n_face)
+        rows, cols = np.nonzero(face)
+        if not len(rows):
+            return None
+        tv = self.mesh.triangles[tri_id[rows, cols]]
+        b = bary[rows, cols]
+        ux = (b * detail.canon_pts[tv, 0]).sum(axis=1).astype(np.float32)
+        uy = (b * detail.canon_pts[tv, 1]).sum(axis=1).astype(np.float32)
+        flow = _sample(detail.flow, ux, uy, 0.0).reshape(-1, 2)
+        jac = self._canon_to_portrait(detail.canon_pts)
+        shift = flow.astype(np.float64) @ jac.T
+        map_x[rows, cols] += shift[:, 0].astype(np.float32)
+        map_y[rows, cols] += shift[:, 1].astype(np.float32)
+        ratio = _sample(detail.ratio, ux, uy, 1.0)
+        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        box_ratio = np.ones((y1 - y0, x1 - x0), np.float32)
+        box_ratio[rows - y0, cols - x0] = ratio.ravel()
+        return box_ratio, (int(x0), int(y0), int(x1), int(y1))
+
+    def _canon_to_portrait(self, canon_pts: NDArray[np.float64]) -> NDArray[np.float64]:
+        """2x2 linear part of the similarity from canonical to portrait pixels."""
+        key = id(canon_pts)
+        if self._jac_key != key:
+            affine, _ = cv2.estimateAffinePartial2D(canon_pts[: topo.N_MESH].astype(np.float32), self.landmarks[: topo.N_MESH, :2].astype(np.float32))
+            self._jac = np.asarray(affine, np.float64)[:, :2]
+            self._jac_key = key
+        return self._jac
+
+    def _shade(self, out: NDArray[np.uint8], ratio: NDArray[np.float32], work_box: tuple[int, int, int, int]) -> None:
+        """Multiply the face's output pixels by the shading ratio (in place)."""
+        if float(np.abs(ratio - 1.0).max()) < 1e-3:
+            return
+        h, w = out.shape[:2]
+        x0, y0, x1, y1 = work_box
+        inv = 1.0 / self.scale
+        ox0, oy0 = max(int(x0 * inv), 0), max(int(y0 * inv), 0)
+        ox1, oy1 = min(int(np.ceil(x1 * inv)), w), min(int(np.ceil(y1 * inv)), h)
+        if ox1 <= ox0 or oy1 <= oy0:
+            return
+        big = cv2.resize(ratio, (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_LINEAR)
+        region = out[oy0:oy1, ox0:ox1]
+        cv2.multiply(region, cv2.merge([big, big, big]), dst=region, dtype=cv2.CV_8U)
 
     def _work_ids(self, tri_id: NDArray[np.int32], x0: int, y0: int, x1: int, y1: int) -> NDArray[np.int32]:
         """Triangle ids for a box of output pixels, from the working-resolution buffer."""
@@ -264,6 +329,17 @@ class Renderer:
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
         region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
+
+
+def _sample(image: NDArray[np.float32], xs: NDArray[np.float32], ys: NDArray[np.float32], outside: float) -> NDArray[np.float32]:
+    """Bilinear samples of ``image`` at points (xs, ys): (N,) or (N, channels)."""
+    n = xs.size
+    cols = 256  # cv2.remap wants fewer than 32767 rows: lay the points out in rows
+    pad = -n % cols
+    mx = np.pad(xs, (0, pad)).reshape(-1, cols)
+    my = np.pad(ys, (0, pad)).reshape(-1, cols)
+    out = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
+    return out.reshape(-1, *image.shape[2:])[:n]
 
 
 def _locate(point: NDArray[np.float64], target: NDArray[np.float64], source: NDArray[np.float64], tris: NDArray[np.int32]) -> NDArray[np.float64] | None:

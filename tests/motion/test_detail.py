@@ -1,0 +1,65 @@
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from enliven.errors import ConfigError
+from enliven.motion.detail import CANON, DetailTracker, canonical_points
+from enliven.render.renderer import RenderConfig, Renderer
+
+from ..conftest import psnr, settled_target
+
+
+def _crease(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """A dark 2-px line across the right cheek (a made-up smile line)."""
+    out = rgb.copy()
+    a, b = landmarks[117, :2], landmarks[205, :2]  # upper cheek -> lower cheek
+    cv2.line(out, tuple(int(v) for v in a), tuple(int(v) for v in b), (60, 40, 40), 2, cv2.LINE_AA)
+    return out
+
+
+def test_canonical_points_fill_the_canonical_square(astronaut_landmarks):
+    pts = canonical_points(astronaut_landmarks)
+    assert pts.shape == (478, 2)
+    assert pts.min() > 0 and pts.max() < CANON
+    assert pts.max(axis=0).max() - pts.min(axis=0).min() > 0.8 * CANON
+
+
+def test_the_reference_frame_itself_has_no_detail(astronaut, astronaut_landmarks):
+    field = DetailTracker(astronaut_landmarks, astronaut).measure(astronaut_landmarks, astronaut)
+    assert field is not None
+    assert np.abs(field.flow).max() < 0.05
+    assert np.abs(field.ratio - 1.0).max() < 0.01
+
+
+def test_a_new_crease_darkens_the_ratio_along_it_and_nowhere_else(astronaut, astronaut_landmarks):
+    tracker = DetailTracker(astronaut_landmarks, astronaut)
+    field = tracker.measure(astronaut_landmarks, _crease(astronaut, astronaut_landmarks))
+    assert field is not None
+    pts = field.canon_pts
+    mid = np.round((pts[117] + pts[205]) / 2).astype(int)
+    assert field.ratio[mid[1], mid[0]] < 0.97  # darker along the line
+    far = np.round(pts[425]).astype(int)  # the other cheek
+    assert abs(field.ratio[far[1], far[0]] - 1.0) < 0.01
+
+
+def test_detail_zero_is_off_and_out_of_range_is_refused(astronaut, astronaut_landmarks):
+    assert DetailTracker(astronaut_landmarks, astronaut, 0.0).measure(astronaut_landmarks, astronaut) is None
+    with pytest.raises(ConfigError, match="detail"):
+        DetailTracker(astronaut_landmarks, astronaut, 1.5)
+
+
+def test_the_renderer_draws_the_crease_onto_the_portrait(astronaut, astronaut_landmarks):
+    tracker = DetailTracker(astronaut_landmarks, astronaut)
+    field = tracker.measure(astronaut_landmarks, _crease(astronaut, astronaut_landmarks))
+    renderer = Renderer(astronaut, astronaut_landmarks, RenderConfig(background=False))
+    plain = settled_target(astronaut_landmarks, astronaut_landmarks, frames=1)
+    still = renderer.render(plain)
+    creased = renderer.render(dataclasses.replace(plain, detail=field))
+    assert psnr(still, astronaut) > 40
+    a, b = astronaut_landmarks[117, :2], astronaut_landmarks[205, :2]
+    x, y = np.round((a + b) / 2).astype(int)
+    darker = still[y - 1 : y + 2, x - 1 : x + 2].astype(float).mean() - creased[y - 1 : y + 2, x - 1 : x + 2].astype(float).mean()
+    assert darker > 2.0  # the crease shows
+    assert psnr(creased, astronaut) > 30  # and nothing else moved much
