@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enliven._version import __version__
-from enliven.errors import ConfigError, NoFaceError
-from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
+from enliven.errors import ConfigError
+from enliven.face import FaceTracker, TrackConfig, make_tracker
+from enliven.face.portrait import find_face
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
 from enliven.render.background import MediaPipeSegmenter, Segmenter
@@ -109,16 +110,9 @@ def fit_portrait(rgb: NDArray[np.uint8], max_size: int) -> NDArray[np.uint8]:
 def find_portrait_face(
     rgb: NDArray[np.uint8], tracker: FaceTracker, face_index: int | None, name: str
 ) -> FaceObservation:
-    """The landmarks of the portrait's chosen face; NoFaceError if there is none."""
-    boxes = tracker.detect(rgb)
-    box = choose_face(boxes, face_index, name)
-    obs = tracker.landmarks_in_box(rgb, box)
-    if obs is None:
-        raise NoFaceError(
-            f"a face was detected in {name} but its landmarks could not be found; "
-            "try a sharper, more frontal portrait"
-        )
-    return obs
+    """The landmarks of the portrait's chosen face; NoFaceError if there is none,
+    or if it does not look human (see :mod:`enliven.face.portrait`)."""
+    return find_face(rgb, tracker, face_index, name).observation
 
 
 def _background(fn: Callable[..., T], *args: object) -> Future[T]:
