@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
@@ -299,7 +299,9 @@ class Animator:
         return self.watermarker.mark(rgb)
 
     def close(self) -> None:
-        """Free the backends this Animator made."""
+        """Free the backends this Animator made, once the background preparation
+        is over (mediapipe aborts the process if it still runs at exit)."""
+        wait([self._prepared])
         if self._own_tracker:
             self.tracker.close()
 
