@@ -19,9 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enliven._version import __version__
-from enliven.errors import ConfigError
+from enliven.errors import ConfigError, InputError
 from enliven.face import FaceTracker, TrackConfig, make_tracker
+from enliven.face.landmarks_file import add_depth
 from enliven.face.portrait import find_face
+from enliven.face.topology import N_LANDMARKS
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
 from enliven.render.background import MediaPipeSegmenter, Segmenter
@@ -100,11 +102,37 @@ class AnimateConfig:
 def fit_portrait(rgb: NDArray[np.uint8], max_size: int) -> NDArray[np.uint8]:
     """The portrait at output size: long side at most ``max_size``, even sides."""
     h, w = rgb.shape[:2]
+    fit_w, fit_h = _fitted_size((w, h), max_size)
+    if (fit_w, fit_h) != (w, h):
+        rgb = cv2.resize(rgb, (fit_w, fit_h), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb[: fit_h - fit_h % 2, : fit_w - fit_w % 2])
+
+
+def _fitted_size(size_wh: tuple[int, int], max_size: int) -> tuple[int, int]:
+    """(width, height) of a portrait resized to at most ``max_size`` (before the
+    sides are made even)."""
+    w, h = size_wh
     scale = min(1.0, max_size / max(h, w))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
-        h, w = rgb.shape[:2]
-    return np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
+    if scale == 1.0:
+        return w, h
+    return max(2, round(w * scale)), max(2, round(h * scale))
+
+
+def fit_landmarks(
+    points: NDArray[np.floating],
+    size_wh: tuple[int, int],
+    max_size: int,
+    *,
+    inverse: bool = False,
+) -> NDArray[np.float32]:
+    """Points given in pixels of a ``size_wh`` portrait, moved to the pixels of
+    ``fit_portrait(portrait, max_size)`` (z scales with x); ``inverse``: back."""
+    fit_w, fit_h = _fitted_size(size_wh, max_size)
+    sx, sy = fit_w / size_wh[0], fit_h / size_wh[1]
+    scale = np.array([sx, sy, sx][: np.shape(points)[1]])
+    if inverse:
+        scale = 1.0 / scale
+    return (np.asarray(points, np.float64) * scale).astype(np.float32)
 
 
 def find_portrait_face(
@@ -113,6 +141,25 @@ def find_portrait_face(
     """The landmarks of the portrait's chosen face; NoFaceError if there is none,
     or if it does not look human (see :mod:`enliven.face.portrait`)."""
     return find_face(rgb, tracker, face_index, name).observation
+
+
+def user_face(points: NDArray[np.floating], tracker: FaceTracker) -> FaceObservation:
+    """The portrait's face from landmarks the user gave, (478, 2) or (478, 3), in
+    pixels of the portrait; points without z get the astronaut's depth."""
+    points = np.asarray(points, np.float32)
+    if points.shape not in ((N_LANDMARKS, 2), (N_LANDMARKS, 3)):
+        raise InputError(f"landmarks must be {N_LANDMARKS} x, y(, z) points")
+    if not np.isfinite(points).all():
+        raise InputError("landmarks must be finite numbers")
+    if points.shape[1] == 2:
+        from skimage import data
+
+        reference = find_face(data.astronaut(), tracker, None, "the astronaut")
+        points = add_depth(points, reference.observation.landmarks)
+    x0, y0 = points[:, :2].min(axis=0)
+    x1, y1 = points[:, :2].max(axis=0)
+    box = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+    return FaceObservation(np.ascontiguousarray(points), box)
 
 
 def _background(fn: Callable[..., T], *args: object) -> Future[T]:
@@ -147,6 +194,9 @@ class Animator:
     config : the run's settings.
     tracker, segmenter : backends; default to the MediaPipe ones.
     name : how to name the portrait in messages.
+    landmarks : the portrait's face given by the user instead of found: (478, 2)
+        or (478, 3) points in pixels of ``portrait`` as passed (before it is
+        fitted to ``config.max_size``); see :mod:`enliven.face.landmarks_file`.
     """
 
     def __init__(
@@ -158,12 +208,20 @@ class Animator:
         segmenter: Segmenter | None = None,
         name: str = "the portrait",
         job_id: int | None = None,
+        landmarks: NDArray[np.floating] | None = None,
     ) -> None:
         self.config = config or AnimateConfig()
         self._own_tracker = tracker is None
         self.tracker = tracker or make_tracker("mediapipe", self.config.track)
-        self.portrait = fit_portrait(np.asarray(portrait), self.config.max_size)
-        self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+        portrait = np.asarray(portrait)
+        self.portrait = fit_portrait(portrait, self.config.max_size)
+        if landmarks is None:
+            index = self.config.face_index
+            self.face = find_portrait_face(self.portrait, self.tracker, index, name)
+        else:
+            size_wh = (portrait.shape[1], portrait.shape[0])
+            fitted = fit_landmarks(landmarks, size_wh, self.config.max_size)
+            self.face = user_face(fitted, self.tracker)
         self.job_id = secrets.randbits(32) if job_id is None else job_id
         # The per-portrait preparation (segmentation, background plate, mesh,
         # watermark pattern) runs in the background while the caller goes on,
