@@ -17,9 +17,10 @@ human (:mod:`enliven.face.humanlike`) is kept:
    there once the crop around it is turned upright (the mesh's own detector
    also fires on cats' eyes and upside-down faces)
 
-A step costs a detector and a mesh pass, 10-40 ms on 2 cores; the whole ladder
-measured 60-220 ms on the shared portraits, and runs only when the plain way
-fails. It is deterministic: same image, same step, same landmarks.
+A step costs a detector and a mesh pass, 10-40 ms on 2 cores; all the steps
+together measured 90-370 ms on the shared portraits (most for the 1080x1438 cat,
+where nothing is found). Only a failed plain step pays for them. The ladder is
+deterministic: same image, same step, same landmarks.
 """
 
 from __future__ import annotations
