@@ -182,3 +182,69 @@ def test_bad_gain_is_a_clear_error(driving_clip, portrait, tmp_path, capsys):
 def test_version_and_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "enliven", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("enliven ")
+
+
+def _landmarks_file(path: Path, points: list, size=(384, 384)) -> Path:
+    import json
+
+    doc = {"format": "enliven-landmarks/1", "image_size": list(size), "points": points}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def portrait_points(portrait, tmp_path_factory):
+    """``enliven landmarks`` on the portrait: the file and its exit code."""
+    path = tmp_path_factory.mktemp("points") / "points.json"
+    return main(["landmarks", str(portrait), "-o", str(path), "-q"]), path
+
+
+def test_landmarks_command_writes_a_file_animate_reads(
+    portrait_points, portrait, driving_clip, tmp_path
+):
+    from enliven.face.landmarks_file import read_landmarks
+
+    code, points = portrait_points
+    assert code == 0
+    assert read_landmarks(points, (384, 384)).shape == (478, 3)
+    out = tmp_path / "out.mp4"
+    args = ["animate", str(portrait), str(driving_clip), "-o", str(out), "-q"]
+    assert main([*args, "--landmarks", str(points), "--end", "0.4"]) == 0
+    assert probe_video(out).frame_count == 10
+
+
+def _bad_points(good: list) -> dict[str, tuple[list, tuple[int, int], str]]:
+    nan = [p[:] for p in good]
+    nan[33][0] = float("nan")
+    return {
+        "too few points": (good[:468], (384, 384), "has 468 points"),
+        "NaN": (nan, (384, 384), "point 33"),
+        "other image size": (good, (768, 768), "are for a 768x768 image"),
+        "outside": ([[p[0] + 2000, p[1], p[2]] for p in good], (384, 384), "outside"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["too few points", "NaN", "other image size", "outside"]
+)
+def test_bad_landmarks_get_one_line_exit_2_and_no_output(
+    case, portrait_points, portrait, driving_clip, tmp_path, capsys
+):
+    import json
+
+    good = json.loads(portrait_points[1].read_text())["points"]
+    points, size, expected = _bad_points(good)[case]
+    bad = _landmarks_file(tmp_path / "bad.json", points, size)
+    out = tmp_path / "out" / "result.mp4"
+    out.parent.mkdir()
+    args = ["animate", str(portrait), str(driving_clip), "-o", str(out), "-q"]
+    assert main([*args, "--landmarks", str(bad)]) == 2
+    line = _one_line_error(capsys)
+    assert "bad.json" in line and expected in line
+    assert list(out.parent.iterdir()) == []
+
+
+def test_landmarks_command_refuses_a_non_json_output(portrait, tmp_path, capsys):
+    assert main(["landmarks", str(portrait), "-o", str(tmp_path / "p.txt")]) == 2
+    assert ".json" in _one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from enliven.errors import ConfigError, NoFaceError
+from enliven.errors import ConfigError, InputError, NoFaceError
 from enliven.motion.controls import Controls, apply_controls
 from enliven.motion.retarget import Retargeter
 from enliven.pipeline import AnimateConfig, Animator, fit_portrait
@@ -113,3 +113,46 @@ def test_working_resolution_maps_match_full_resolution_maps(astronaut, astronaut
     assert psnr(fast, full) > 40
     # Against the portrait the two differ by less than 0.5 dB: the same picture.
     assert abs(psnr(fast[face], big[face]) - psnr(full[face], big[face])) < 0.5
+
+
+def test_fit_landmarks_follows_fit_portrait():
+    from enliven.pipeline import fit_landmarks
+
+    points = np.array([[100.0, 60.0, -8.0], [999.0, 599.0, 4.0]])
+    fitted = fit_landmarks(points, (1000, 600), 500)
+    assert fit_portrait(np.zeros((600, 1000, 3), np.uint8), 500).shape[:2] == (300, 500)
+    np.testing.assert_allclose(fitted, points * 0.5, rtol=1e-6)
+    back = fit_landmarks(fitted, (1000, 600), 500, inverse=True)
+    small = fit_landmarks(points, (300, 200), 2048, 384)  # upscaled to 576x384
+    assert np.allclose(small[:, :2], points[:, :2] * 384 / 200, atol=1e-3)
+    np.testing.assert_allclose(back, points, rtol=1e-6)
+    np.testing.assert_allclose(
+        fit_landmarks(points[:, :2], (1000, 600), 2048), points[:, :2]
+    )
+
+
+def test_user_landmarks_replace_face_finding_and_are_scaled(
+    astronaut, astronaut_landmarks
+):
+    import cv2
+
+    big = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    given = astronaut_landmarks * 2.0  # in pixels of the 1024 px portrait
+    config = AnimateConfig(max_size=512)
+    with Animator(big, config, landmarks=given) as animator:
+        np.testing.assert_allclose(
+            animator.face.landmarks, astronaut_landmarks, atol=1e-3
+        )
+    # Without z, the depth comes from a reference face: near the tracker's own.
+    with Animator(big, config, landmarks=given[:, :2]) as animator:
+        z = animator.face.landmarks[:, 2]
+    assert np.corrcoef(z, astronaut_landmarks[:, 2])[0, 1] > 0.99
+
+
+def test_user_landmarks_of_a_non_face_are_used_as_given():
+    blank = np.full((400, 400, 3), 200, np.uint8)  # nothing to find: no error
+    points = np.random.default_rng(0).uniform(60, 200, (478, 3))
+    with Animator(blank, landmarks=points) as animator:
+        np.testing.assert_allclose(animator.face.landmarks, points, rtol=1e-6)
+    with pytest.raises(InputError, match="478"):
+        Animator(blank, landmarks=points[:400])

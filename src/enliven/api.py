@@ -14,13 +14,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enliven.errors import InputError, NoFaceError, OutputError
-from enliven.face import FaceTracker
+from enliven.face import FaceTracker, make_tracker
+from enliven.face.landmarks_file import read_landmarks, write_landmarks
+from enliven.face.portrait import find_face
 from enliven.io.image import load_image, save_png
 from enliven.io.sheet import contact_sheet, draw_landmarks, face_crop, sample_indices
 from enliven.io.video import VideoWriter, probe_video, read_frames
 from enliven.motion.controls import apply_controls, demo_performance
 from enliven.motion.retarget import Retargeter, TargetShape, reference_distance
-from enliven.pipeline import AnimateConfig, Animator
+from enliven.pipeline import AnimateConfig, Animator, fit_landmarks, fit_portrait
 from enliven.provenance import provenance_tags
 from enliven.provenance.keys import SigningIdentity, load_or_create_identity
 from enliven.provenance.manifest import sign_file
@@ -141,16 +143,20 @@ def animate(
     config: AnimateConfig | None = None,
     on_progress: ProgressFn | None = None,
     preview: str | os.PathLike[str] | None = None,
+    landmarks: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Animate ``portrait`` with the performance in ``driving``; write ``output``.
 
     The output is an H.264 MP4 at the portrait's resolution (long side at most
     ``config.max_size``), at the driving clip's frame rate and duration, with its
     audio. It is written atomically: a failed run leaves nothing behind.
+    ``landmarks`` is a landmarks file (:mod:`enliven.face.landmarks_file`) giving
+    the portrait's face instead of finding it.
 
     Raises
     ------
-    InputError, NoFaceError : an input is missing, unreadable or has no face.
+    InputError, NoFaceError : an input is missing, unreadable or has no face (or
+        no face that looks human), or the landmarks file is invalid.
     OutputError : the output cannot be written there.
     """
     config = config or AnimateConfig()
@@ -162,15 +168,22 @@ def animate(
         _check_writable(preview_path)
     info = probe_video(driving_path)
     image = load_image(portrait_path)
+    landmarks_path = Path(landmarks) if landmarks is not None else None
+    points = None
+    if landmarks_path is not None:
+        points = read_landmarks(landmarks_path, (image.shape[1], image.shape[0]))
     identity = load_or_create_identity(config.sign_key, config.sign_cert)
     end_s = info.duration_s if config.end_s is None else min(config.end_s, info.duration_s)
     if end_s <= config.start_s:
         raise InputError(f"--start {config.start_s} is past the end of {driving_path.name} ({info.duration_s:.2f} s)")
     total = max(1, round((end_s - config.start_s) * info.fps))
-    with Animator(image, config, name=portrait_path.name) as animator:
+    name = portrait_path.name
+    with Animator(image, config, name=name, landmarks=points) as animator:
         ref = find_reference(driving_path, animator.face, animator.tracker, config, info.fps)
         ref_index = ref.index
         ingredients = {"portrait": portrait_path, "driving": driving_path}
+        if landmarks_path is not None:
+            ingredients["landmarks"] = landmarks_path
         settings = {**config.settings(), "reference_frame": ref_index, "watermark_job_id": f"{animator.job_id:08x}"}
         tags = provenance_tags(ingredients, settings)
         sign = _signer(ingredients, settings, identity)
@@ -312,4 +325,74 @@ def demo(
     return Result(output_path, frames, fps, animator.size_wh, 0, None, time.perf_counter() - started, sheet_path)
 
 
-__all__ = ["DriverReference", "Result", "animate", "choose_reference", "demo", "find_reference", "replace"]
+@dataclass(frozen=True)
+class LandmarksResult:
+    """What :func:`landmarks` wrote and how the face was found."""
+
+    output: Path
+    found_by: str  # the ladder step that found the face (see enliven.face.portrait)
+    human: bool  # whether the face passed the human-face check
+    reason: str  # why it did not ("" when it did)
+
+
+def landmarks(
+    portrait: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    config: AnimateConfig | None = None,
+) -> LandmarksResult:
+    """Write the tracker's landmarks of ``portrait``'s face as an
+    ``enliven-landmarks/1`` JSON file, to correct by hand and pass back with
+    ``animate(..., landmarks=...)``.
+
+    The face is found as :func:`animate` finds it (same ladder, same
+    ``config.max_size`` and ``config.face_index``), then written in pixels of the
+    portrait as stored. A face that does not look human is written all the same;
+    the result says so.
+
+    Raises
+    ------
+    InputError, NoFaceError : the portrait is unreadable or has no face at all.
+    OutputError : the output cannot be written there.
+    """
+    config = config or AnimateConfig()
+    portrait_path, output_path = Path(portrait), Path(output)
+    if output_path.suffix.lower() != ".json":
+        raise OutputError(f"cannot write {output_path}: use a .json output name")
+    if output_path.resolve() == portrait_path.resolve():
+        raise OutputError(
+            f"output {output_path} is the portrait itself; choose another -o"
+        )
+    _check_writable(output_path)
+    image = load_image(portrait_path)
+    size_wh = (image.shape[1], image.shape[0])
+    tracker = make_tracker("mediapipe", config.track)
+    fitted = fit_portrait(image, config.max_size, config.min_size)
+    try:
+        found = find_face(
+            fitted, tracker, config.face_index, portrait_path.name, human_only=False
+        )
+    finally:
+        tracker.close()
+    points = fit_landmarks(
+        found.observation.landmarks, size_wh, config.max_size, config.min_size,
+        inverse=True,
+    )
+    write_landmarks(output_path, points, size_wh, found_by=found.rung)
+    verdict = found.verdict
+    human = verdict is None or verdict.human
+    reason = "" if verdict is None else verdict.reason
+    return LandmarksResult(output_path, found.rung, human, reason)
+
+
+__all__ = [
+    "DriverReference",
+    "LandmarksResult",
+    "Result",
+    "animate",
+    "choose_reference",
+    "demo",
+    "find_reference",
+    "landmarks",
+    "replace",
+]

@@ -1,4 +1,4 @@
-"""Command line: ``enliven animate|demo``.
+"""Command line: ``enliven animate|demo|verify|landmarks``.
 
 Errors a user can fix print one line and exit 2; anything else is a bug and
 shows a traceback (exit 1).
@@ -61,6 +61,9 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", default=None, metavar="SHEET.png", help="also write a driver | output contact sheet")
     p.add_argument("--detail", type=float, default=1.0, metavar="0..1",
                    help="skin detail beyond the landmarks: creases, cheek and lip motion (default 1, 0 = off)")
+    p.add_argument("--landmarks", default=None, metavar="POINTS.json",
+                   help="the portrait's 478 face points (as written by enliven "
+                        "landmarks) instead of finding them")  # fmt: skip
     _add_common(p)
 
 
@@ -69,6 +72,35 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="enliven-demo.mp4", help="output video (default enliven-demo.mp4)")
     p.add_argument("--sheet", default="enliven-demo.png", help="contact sheet (default enliven-demo.png)")
     _add_common(p)
+
+
+def _add_landmarks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "landmarks", help="write a portrait's face points as JSON, to correct by hand"
+    )
+    p.add_argument("portrait", help="still portrait: JPEG, PNG or WebP")
+    p.add_argument("-o", "--output", required=True, help="landmarks file (.json)")
+    p.add_argument("--face", type=int, default=None, metavar="N",
+                   help="which portrait face, 0 = largest (default)")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="log how it was found")
+
+
+def _run_landmarks(args: argparse.Namespace) -> int:
+    """Exit 0 when the file is written, also for a face that does not look human
+    (a warning says so: the user is about to correct the points anyway)."""
+    from enliven.api import landmarks
+    from enliven.pipeline import AnimateConfig
+
+    config = AnimateConfig(face_index=args.face)
+    result = landmarks(args.portrait, args.output, config=config)
+    if not result.human:
+        print(f"enliven: warning: the face found does not look like a human face "
+              f"({result.reason}); check the points", file=sys.stderr)  # fmt: skip
+    if not args.quiet:
+        print(f"wrote {result.output} (478 points, found by the {result.found_by} "
+              "step)", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def _add_verify(sub: argparse._SubParsersAction) -> None:
@@ -168,7 +200,9 @@ def _run_animate(args: argparse.Namespace) -> int:
 
     progress = _Progress(args.quiet, "animating")
     try:
-        result = animate(args.portrait, args.driving, args.output, config=_config(args), on_progress=progress, preview=args.preview)
+        result = animate(args.portrait, args.driving, args.output, config=_config(args),
+                         on_progress=progress, preview=args.preview,
+                         landmarks=args.landmarks)  # fmt: skip
     finally:
         progress.close()
     if not args.quiet:
@@ -204,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_animate(sub)
     _add_demo(sub)
     _add_verify(sub)
+    _add_landmarks(sub)
     return parser
 
 
@@ -215,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="enliven: %(message)s")
     warnings.simplefilter("default")
     logging.captureWarnings(True)
-    runners = {"animate": _run_animate, "demo": _run_demo, "verify": _run_verify}
+    runners = {"animate": _run_animate, "demo": _run_demo, "verify": _run_verify,
+               "landmarks": _run_landmarks}  # fmt: skip
     if not args.verbose:
         _hide_native_logs()
     try:

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import secrets
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
@@ -20,8 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enliven._version import __version__
-from enliven.errors import ConfigError, NoFaceError
-from enliven.face import FaceTracker, TrackConfig, choose_face, make_tracker
+from enliven.errors import ConfigError, InputError
+from enliven.face import FaceTracker, TrackConfig, make_tracker
+from enliven.face.landmarks_file import add_depth
+from enliven.face.portrait import find_face
+from enliven.face.topology import N_LANDMARKS
 from enliven.motion.detail import DetailTracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
@@ -110,27 +113,66 @@ def fit_portrait(rgb: NDArray[np.uint8], max_size: int, min_size: int = 0) -> ND
     """The portrait at output size: even sides, the long side at most ``max_size``
     and, unless that forbids it, the short side at least ``min_size``."""
     h, w = rgb.shape[:2]
+    fit_w, fit_h = _fitted_size((w, h), max_size, min_size)
+    if (fit_w, fit_h) != (w, h):
+        inter = cv2.INTER_AREA if fit_w < w else cv2.INTER_LANCZOS4
+        rgb = cv2.resize(rgb, (fit_w, fit_h), interpolation=inter)
+    return np.ascontiguousarray(rgb[: fit_h - fit_h % 2, : fit_w - fit_w % 2])
+
+
+def _fitted_size(size_wh: tuple[int, int], max_size: int, min_size: int = 0) -> tuple[int, int]:
+    """(width, height) of a portrait resized to a long side of at most ``max_size``
+    and a short side of at least ``min_size`` (before the sides are made even)."""
+    w, h = size_wh
     scale = min(max(1.0, min_size / min(h, w)), max_size / max(h, w))
-    if scale != 1.0:
-        inter = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LANCZOS4
-        rgb = cv2.resize(rgb, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=inter)
-        h, w = rgb.shape[:2]
-    return np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
+    if scale == 1.0:
+        return w, h
+    return max(2, round(w * scale)), max(2, round(h * scale))
+
+
+def fit_landmarks(
+    points: NDArray[np.floating],
+    size_wh: tuple[int, int],
+    max_size: int,
+    min_size: int = 0,
+    *,
+    inverse: bool = False,
+) -> NDArray[np.float32]:
+    """Points given in pixels of a ``size_wh`` portrait, moved to the pixels of
+    ``fit_portrait(portrait, max_size, min_size)`` (z scales with x); ``inverse``: back."""
+    fit_w, fit_h = _fitted_size(size_wh, max_size, min_size)
+    sx, sy = fit_w / size_wh[0], fit_h / size_wh[1]
+    scale = np.array([sx, sy, sx][: np.shape(points)[1]])
+    if inverse:
+        scale = 1.0 / scale
+    return (np.asarray(points, np.float64) * scale).astype(np.float32)
 
 
 def find_portrait_face(
     rgb: NDArray[np.uint8], tracker: FaceTracker, face_index: int | None, name: str
 ) -> FaceObservation:
-    """The landmarks of the portrait's chosen face; NoFaceError if there is none."""
-    boxes = tracker.detect(rgb)
-    box = choose_face(boxes, face_index, name)
-    obs = tracker.landmarks_in_box(rgb, box)
-    if obs is None:
-        raise NoFaceError(
-            f"a face was detected in {name} but its landmarks could not be found; "
-            "try a sharper, more frontal portrait"
-        )
-    return obs
+    """The landmarks of the portrait's chosen face; NoFaceError if there is none,
+    or if it does not look human (see :mod:`enliven.face.portrait`)."""
+    return find_face(rgb, tracker, face_index, name).observation
+
+
+def user_face(points: NDArray[np.floating], tracker: FaceTracker) -> FaceObservation:
+    """The portrait's face from landmarks the user gave, (478, 2) or (478, 3), in
+    pixels of the portrait; points without z get the astronaut's depth."""
+    points = np.asarray(points, np.float32)
+    if points.shape not in ((N_LANDMARKS, 2), (N_LANDMARKS, 3)):
+        raise InputError(f"landmarks must be {N_LANDMARKS} x, y(, z) points")
+    if not np.isfinite(points).all():
+        raise InputError("landmarks must be finite numbers")
+    if points.shape[1] == 2:
+        from skimage import data
+
+        reference = find_face(data.astronaut(), tracker, None, "the astronaut")
+        points = add_depth(points, reference.observation.landmarks)
+    x0, y0 = points[:, :2].min(axis=0)
+    x1, y1 = points[:, :2].max(axis=0)
+    box = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+    return FaceObservation(np.ascontiguousarray(points), box)
 
 
 def _background(fn: Callable[..., T], *args: object) -> Future[T]:
@@ -165,6 +207,9 @@ class Animator:
     config : the run's settings.
     tracker, segmenter : backends; default to the MediaPipe ones.
     name : how to name the portrait in messages.
+    landmarks : the portrait's face given by the user instead of found: (478, 2)
+        or (478, 3) points in pixels of ``portrait`` as passed (before it is
+        fitted to ``config.max_size``); see :mod:`enliven.face.landmarks_file`.
     """
 
     def __init__(
@@ -176,16 +221,22 @@ class Animator:
         segmenter: Segmenter | None = None,
         name: str = "the portrait",
         job_id: int | None = None,
+        landmarks: NDArray[np.floating] | None = None,
     ) -> None:
         self.config = config or AnimateConfig()
         self._own_tracker = tracker is None
         self.tracker = tracker or make_tracker("mediapipe", self.config.track)
-        self.portrait = fit_portrait(np.asarray(portrait), self.config.max_size, self.config.min_size)
-        if self.portrait.shape != np.shape(portrait):
-            h, w = np.shape(portrait)[:2]
-            log.info("%s is %dx%d; the output is %dx%d", name, w, h, *self.size_wh)
+        portrait = np.asarray(portrait)
+        self.portrait = fit_portrait(portrait, self.config.max_size, self.config.min_size)
+        if self.portrait.shape != portrait.shape:
+            log.info("%s is %dx%d; the output is %dx%d", name, portrait.shape[1], portrait.shape[0], *self.size_wh)
         try:
-            self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+            if landmarks is None:
+                self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+            else:
+                size_wh = (portrait.shape[1], portrait.shape[0])
+                fitted = fit_landmarks(landmarks, size_wh, self.config.max_size, self.config.min_size)
+                self.face = user_face(fitted, self.tracker)
         except BaseException:
             # A MediaPipe graph left open until interpreter exit can abort the
             # process ("terminate called without an active exception").
@@ -354,8 +405,9 @@ class Animator:
         return self.watermarker.mark(rgb)
 
     def close(self) -> None:
-        """Free the backends this Animator made (after its preparation ends)."""
-        self._prepared.exception()  # waits; the preparation closes its segmenter
+        """Free the backends this Animator made, once the background preparation
+        is over (mediapipe aborts the process if it still runs at exit)."""
+        wait([self._prepared])
         if self._own_tracker:
             self.tracker.close()
 
