@@ -135,3 +135,20 @@ def test_expression_measures(astronaut_landmarks):
 def test_gains_are_validated(field):
     with pytest.raises(ConfigError, match=field):
         replace(RetargetConfig(), **{field: 2.5})
+
+
+def test_a_shouting_portrait_closes_its_mouth_with_the_jaw_not_the_upper_lip(astronaut_landmarks):
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))  # mouth wide open, as a portrait
+    assert mouth_opening(shout) > 0.3
+    # The driver talks with a barely open mouth; its reference is a wide-open frame.
+    talking = apply_controls(lm, Controls(jaw=0.05 - mouth_opening(lm) / 0.32))
+    driver_ref = apply_controls(lm, Controls(jaw=1.0))
+    target = _settle(Retargeter(shout, driver_ref), talking).landmarks
+    # The driver's own small opening, not a fraction of the shout.
+    assert mouth_opening(target) == pytest.approx(mouth_opening(talking), abs=0.03)
+    iod = np.linalg.norm(shout[33, :2] - shout[263, :2])
+    upper_lip_drop = (target[13, 1] - shout[13, 1]) / iod
+    chin_rise = (shout[topo.CHIN, 1] - target[topo.CHIN, 1]) / iod
+    assert chin_rise > 2 * abs(upper_lip_drop)  # the jaw closes the mouth
+    assert chin_rise > 0.1

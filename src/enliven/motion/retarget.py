@@ -122,6 +122,10 @@ _LIP_POINTS = tuple(
     + [i for pair in topo.INNER_LIP_PAIRS + topo.OUTER_LIP_PAIRS for i in pair]
 )
 _FAST_POINTS = _EYE_POINTS + _LIP_POINTS
+_OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest pose
+# (shared portraits: closed 0.001-0.004, parted or smiling 0.06-0.12, a shout 0.47)
+_OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
+_UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 
 
 class Retargeter:
@@ -166,6 +170,7 @@ class Retargeter:
         }
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
+        self._jaw = _jaw_weights(self.source, self.iod_source)
         self._ref_mouth = mouth_opening(self.reference)
         self._last_time_s: float | None = None
         self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
@@ -287,6 +292,12 @@ class Retargeter:
             want = max(0.0, src_gap + gain * (drv_gap - ref_gap))
         else:
             want = src_gap * max(0.0, 1.0 - gain * (1.0 - drv_gap / ref_gap))
+        # A portrait caught with its mouth open (a shout, a laugh) is an
+        # expression, not a rest pose: the driver's own opening, as it is, says
+        # how far the mouth is open, so the mouth talks and closes as the driver's
+        # does instead of staying a fraction of the portrait's gape.
+        w = float(np.clip((src_gap - _OPEN_REST) / _OPEN_FULL, 0.0, 1.0))
+        want = (1.0 - w) * want + w * gain * drv_gap
         now = mouth_opening(target)
         if abs(now - want) > 0.004:
             self._set_mouth_gap(target, want * self.iod_source)
@@ -294,21 +305,48 @@ class Retargeter:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
 
-    @staticmethod
-    def _set_mouth_gap(target: NDArray[np.float64], gap_px: float) -> None:
+    def _set_mouth_gap(self, target: NDArray[np.float64], gap_px: float) -> None:
+        """Open or close the inner lips to ``gap_px``, in place, as a jaw does.
+
+        The upper lip takes a quarter of the change; the lower lip takes the rest
+        and the chin and lower face follow it (see :func:`_jaw_weights`), so a
+        shouting portrait closes by raising its jaw, not by stretching its lips.
+        """
         idx_in = np.asarray(topo.INNER_LIP_PAIRS)
         upper, lower = target[idx_in[:, 0]], target[idx_in[:, 1]]
-        mid = (upper + lower) / 2
-        half = (upper - lower) / 2
-        now = float(np.linalg.norm(half[3:6, :2], axis=1).mean()) * 2
+        now = float(np.linalg.norm((upper - lower)[3:6, :2], axis=1).mean())
         k = gap_px / max(now, 1e-6)
-        new_upper, new_lower = mid + half * k, mid - half * k
-        shift_upper, shift_lower = new_upper - upper, new_lower - lower
-        target[idx_in[:, 0]] = new_upper
-        target[idx_in[:, 1]] = new_lower
+        closing = (upper - lower) * (1.0 - k)  # per pair, how far the lips come together
+        shift_upper = -_UPPER_SHARE * closing
+        shift_lower = (1.0 - _UPPER_SHARE) * closing
+        target += self._jaw[:, None] * shift_lower.mean(axis=0)
+        target[idx_in[:, 0]] = upper + shift_upper
+        target[idx_in[:, 1]] = lower + shift_lower
         idx_out = np.asarray(topo.OUTER_LIP_PAIRS)
         target[idx_out[:, 0]] += shift_upper
-        target[idx_out[:, 1]] += shift_lower
+
+
+def _jaw_weights(source: NDArray[np.float64], iod: float) -> NDArray[np.float64]:
+    """How much each landmark moves with the jaw (0..1), from the portrait's face.
+
+    1 at and below the lower lip's middle, 0 at and above the mouth corners'
+    line, fading sideways away from the chin (the jaw turns about hinges by the
+    ears, so its sides move less).
+    """
+    pts = source[:, :2]
+    corners = pts[list(topo.MOUTH_CORNERS_INNER)]
+    across = corners[1] - corners[0]
+    across /= max(float(np.linalg.norm(across)), 1e-9)
+    down = np.array([-across[1], across[0]])
+    lip = pts[[lo for _, lo in topo.INNER_LIP_PAIRS]].mean(axis=0)
+    mid = corners.mean(axis=0)
+    if float((lip - mid) @ down) < 0:  # the face is upside down in this frame
+        down = -down
+    depth = max(float((lip - mid) @ down), 0.05 * iod)
+    rel = pts - mid
+    below = np.clip((rel @ down) / depth, 0.0, 1.0)
+    side = np.exp(-(((rel @ across) / (1.1 * iod)) ** 2))
+    return below * side
 
 
 def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating]) -> float:
