@@ -3,6 +3,7 @@ import pytest
 
 from enliven.motion.controls import Controls, apply_controls
 from enliven.render.background import MediaPipeSegmenter
+from enliven.face import topology as topo
 from enliven.render.mesh import FRAME, build_mesh
 from enliven.render.raster import rasterize
 from enliven.render.renderer import RenderConfig, Renderer
@@ -67,3 +68,25 @@ def test_the_depth_test_keeps_the_nearer_triangle():
     for order in (tris, tris[::-1].copy()):
         map_x, _, tri_id, _ = rasterize(verts, source, order, np.zeros(2, np.float32), (21, 21))
         assert map_x[2, 2] == pytest.approx(102)  # the z=1 triangle, whatever the order
+
+
+def test_a_closing_mouth_shows_each_half_of_the_interior_unsquashed(astronaut_landmarks):
+    lm = astronaut_landmarks
+    opened = apply_controls(lm, Controls(jaw=1.0))
+    mesh = build_mesh(opened, (512, 512))
+    closing = apply_controls(lm, Controls(jaw=0.3))
+    verts = mesh.target_vertices(_target(opened, closing, frames=1))
+    source = mesh.source_vertices(verts)
+    pairs = np.asarray(topo.INNER_LIP_PAIRS)
+    src_half = np.linalg.norm(opened[pairs[:, 1], :2] - opened[pairs[:, 0], :2], axis=1) / 2
+    tgt_half = np.linalg.norm(verts[pairs[:, 1], :2] - verts[pairs[:, 0], :2], axis=1) / 2
+    reach_up = np.linalg.norm(source[mesh.mid_up, :2] - opened[pairs[:, 0], :2], axis=1)
+    reach_low = np.linalg.norm(source[mesh.mid_low, :2] - opened[pairs[:, 1], :2], axis=1)
+    narrower = tgt_half < src_half - 1.0
+    assert narrower.sum() >= 5
+    # Each half reaches into the portrait's interior only as far as it is drawn.
+    np.testing.assert_allclose(reach_up[narrower], tgt_half[narrower], atol=0.5)
+    np.testing.assert_allclose(reach_low[narrower], tgt_half[narrower], atol=0.5)
+    # Opening wider than the portrait: both halves meet in its middle (a stretch).
+    wide = mesh.source_vertices(mesh.target_vertices(_target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)))
+    np.testing.assert_allclose(wide[mesh.mid_up], wide[mesh.mid_low], atol=1e-6)

@@ -26,6 +26,7 @@ RING_SCALES = (1.22, 1.55, 2.0)  # ring size over the face oval, about its centr
 # How much each ring follows the head: (at the top of the head, below the chin).
 RING_FOLLOW = ((1.0, 0.55), (0.8, 0.2), (0.35, 0.0))
 FAR = 1e4  # depth of the fixed frame: behind everything
+_INNER_PAIRS = np.asarray(topo.INNER_LIP_PAIRS)  # (upper, lower) inner-lip landmarks
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ExtendedMesh:
     follow : (V,) float64, how much a vertex follows the head (landmarks: 1).
     anchor : (V,) int32, for ring vertices the oval landmark they hang from
         (the landmark itself for landmarks, -1 for the frame).
+    mid_up, mid_low : the vertices of the mouth strip's middle line (two
+        copies, one for each half: see :meth:`source_vertices`).
     """
 
     vertices: NDArray[np.float64]
@@ -47,6 +50,8 @@ class ExtendedMesh:
     bias: NDArray[np.float32]
     follow: NDArray[np.float64]
     anchor: NDArray[np.int32]
+    mid_up: NDArray[np.intp]  # the mouth's middle line, upper half's vertices
+    mid_low: NDArray[np.intp]  # the same line, lower half's vertices
 
     @property
     def n_vertices(self) -> int:
@@ -66,6 +71,45 @@ class ExtendedMesh:
         moved = target.head.apply(src) + expr
         w = self.follow[rings][:, None]
         out[rings] = src + w * (moved - src)
+        upper, lower = _INNER_PAIRS[:, 0], _INNER_PAIRS[:, 1]
+        mid = (target.landmarks[upper] + target.landmarks[lower]) / 2.0
+        out[self.mid_up] = mid
+        out[self.mid_low] = mid
+        return out
+
+    def source_vertices(self, target_vertices: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
+        """Source positions for one frame: fixed, but for the mouth's middle line.
+
+        The mouth strip is split along its middle. Where the target mouth is
+        less open than the portrait's, each half samples the portrait's interior
+        at its own scale next to its own lip (upper teeth stay with the upper
+        lip, the tongue and lower teeth with the jaw) and the middle is hidden,
+        instead of squashing the whole interior. Where it opens wider, both
+        halves meet in the portrait's middle and stretch, as one strip would.
+        ``scale`` is the head's scale (target pixels per portrait pixel).
+        """
+        src = self.vertices
+        upper, lower = src[_INNER_PAIRS[:, 0], :2], src[_INNER_PAIRS[:, 1], :2]
+        gap = lower - upper
+        half_src = np.linalg.norm(gap, axis=1) / 2.0
+        tgt = target_vertices
+        half_tgt = np.linalg.norm(tgt[_INNER_PAIRS[:, 1], :2] - tgt[_INNER_PAIRS[:, 0], :2], axis=1) / (2.0 * scale)
+        reach = np.minimum(half_src, half_tgt)
+        unit = gap / np.maximum(2.0 * half_src, 1e-9)[:, None]
+        out = src.copy()
+        out[self.mid_up, :2] = upper + unit * reach[:, None]
+        out[self.mid_low, :2] = lower - unit * reach[:, None]
+        return out
+
+    def extend(self, landmarks: NDArray[np.floating]) -> NDArray[np.float64]:
+        """(V, 2) positions of the landmark-defined vertices for other landmarks
+        (e.g. the driver's): the landmarks and the mouth's middle line; 0 elsewhere."""
+        lm = np.asarray(landmarks, np.float64)[:, :2]
+        out = np.zeros((self.n_vertices, 2))
+        out[: len(lm)] = lm
+        mid = (lm[_INNER_PAIRS[:, 0]] + lm[_INNER_PAIRS[:, 1]]) / 2.0
+        out[self.mid_up] = mid
+        out[self.mid_low] = mid
         return out
 
 
@@ -126,10 +170,14 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
         anchor_arr[k * n_oval + i] = anchor[j]
     frame_xyz = np.column_stack([np.asarray(frame_pts), np.full(n_oval, FAR)])
     corners = np.array([[lo[0], lo[1], FAR], [hi[0], lo[1], FAR], [hi[0], hi[1], FAR], [lo[0], hi[1], FAR]])
-    vertices = np.vstack([lm, ring_xyz, frame_xyz, corners])
+    mid = (lm[_INNER_PAIRS[:, 0]] + lm[_INNER_PAIRS[:, 1]]) / 2.0
+    vertices = np.vstack([lm, ring_xyz, frame_xyz, corners, mid, mid])
     ring_start = n
     frame_start = n + 3 * n_oval
     corner_start = frame_start + n_oval
+    n_pairs = len(_INNER_PAIRS)
+    mid_up = np.arange(corner_start + 4, corner_start + 4 + n_pairs)
+    mid_low = mid_up + n_pairs
 
     tris: list[NDArray[np.int32]] = []
     kinds: list[NDArray[np.int8]] = []
@@ -142,7 +190,11 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     add(topo.mesh_triangles(), FACE)
     add(topo.strip_triangles(topo.RIGHT_EYE_CORNERS, topo.RIGHT_EYE_PAIRS), EYE)
     add(topo.strip_triangles(topo.LEFT_EYE_CORNERS, topo.LEFT_EYE_PAIRS), EYE)
-    add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, topo.INNER_LIP_PAIRS), MOUTH)
+    # The mouth strip in two halves, upper lip to middle line to lower lip.
+    upper_half = tuple(zip(_INNER_PAIRS[:, 0].tolist(), mid_up.tolist(), strict=True))
+    lower_half = tuple(zip(mid_low.tolist(), _INNER_PAIRS[:, 1].tolist(), strict=True))
+    add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, upper_half), MOUTH)
+    add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, lower_half), MOUTH)
     # Strips between the oval and the rings, and the third ring and the frame.
     loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(3)]
     loops.append(frame_start + np.arange(n_oval))
@@ -170,9 +222,9 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     kind_arr = np.concatenate(kinds)
     bias = np.zeros(len(triangles), np.float32)
     bias[(kind_arr == EYE) | (kind_arr == MOUTH)] = 0.03 * iod
-    follow_all = np.concatenate([np.ones(n), follow_arr, np.zeros(n_oval + 4)])
-    anchor_all = np.concatenate([np.arange(n), anchor_arr, np.full(n_oval + 4, -1)]).astype(np.int32)
-    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all)
+    follow_all = np.concatenate([np.ones(n), follow_arr, np.zeros(n_oval + 4), np.ones(2 * n_pairs)])
+    anchor_all = np.concatenate([np.arange(n), anchor_arr, np.full(n_oval + 4 + 2 * n_pairs, -1)]).astype(np.int32)
+    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all, mid_up, mid_low)
 
 
 def _between(centre: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]) -> bool:

@@ -30,14 +30,17 @@ def skin_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDAr
     return np.median(np.concatenate(samples), axis=0).astype(np.float32)
 
 
-def lower_weight(bary: NDArray[np.float32], tri_vertices: NDArray[np.int32]) -> NDArray[np.float32]:
+def lower_weight(
+    bary: NDArray[np.float32], tri_vertices: NDArray[np.int32], middle: NDArray[np.intp] | tuple[int, ...] = ()
+) -> NDArray[np.float32]:
     """0 at the upper inner lip, 1 at the lower inner lip, for mouth-strip pixels.
 
-    bary : (N, 3) barycentric weights; tri_vertices : (N, 3) their vertex ids.
+    bary : (N, 3) barycentric weights; tri_vertices : (N, 3) their vertex ids;
+    middle : ids of vertices on the strip's middle line (weight 0.5).
     """
     lower = np.isin(tri_vertices, [lo for _, lo in topo.INNER_LIP_PAIRS])
-    corner = np.isin(tri_vertices, topo.MOUTH_CORNERS_INNER)
-    return (bary * lower).sum(axis=1) + 0.5 * (bary * corner).sum(axis=1)
+    half = np.isin(tri_vertices, topo.MOUTH_CORNERS_INNER) | np.isin(tri_vertices, middle)
+    return (bary * lower).sum(axis=1) + 0.5 * (bary * half).sum(axis=1)
 
 
 def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float) -> NDArray[np.float32]:

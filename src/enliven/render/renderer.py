@@ -142,7 +142,8 @@ class Renderer:
         grid = self.grid
         work = verts.copy()
         work[:, :2] = grid.to_work(verts[:, :2])
-        map_x, map_y, tri_id, bary = rasterize(work, self.mesh.vertices, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+        source = self.mesh.source_vertices(verts, target.head.scale)
+        map_x, map_y, tri_id, bary = rasterize(work, source, self.mesh.triangles, self.mesh.bias, grid.work_wh)
         shading = None
         if target.detail is not None:
             shading = self._apply_detail(target.detail, map_x, map_y, tri_id, bary)
@@ -314,14 +315,14 @@ class Renderer:
         colours = None
         obs = target.driver
         if obs is not None and target.driver_rgb is not None:
-            drv = obs.landmarks.astype(np.float64)
+            drv = self.mesh.extend(obs.landmarks)
             dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
             dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
             sample = cv2.remap(target.driver_rgb, dx.reshape(-1, 1), dy.reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            gain = np.clip(self.skin / np.maximum(mouth_layer.skin_colour(target.driver_rgb, drv), 1.0), 0.6, 1.6)
+            gain = np.clip(self.skin / np.maximum(mouth_layer.skin_colour(target.driver_rgb, obs.landmarks), 1.0), 0.6, 1.6)
             colours = sample.reshape(-1, 3).astype(np.float32) * gain
         if colours is None:
-            v = mouth_layer.lower_weight(b, tv)
+            v = mouth_layer.lower_weight(b, tv, np.concatenate([self.mesh.mid_up, self.mesh.mid_low]))
             colours = mouth_layer.stylised_interior(v.astype(np.float32), self.skin, opening)
         mask = inside.astype(np.float32)
         feather = cv2.GaussianBlur(mask, (0, 0), max(0.8, opening * 0.04)) * mask
