@@ -501,7 +501,53 @@ def unmarked_inputs(
             )
             half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
             yield "shared portrait 50%", [half]
+    yield from baseline_outputs(1 if quick else 3)
     yield from synthetic_unmarked(seed, 4 if quick else 12)
+
+
+BASELINE_PORTRAITS = ("photo_woman_01.jpg", "painting_monalisa_01.jpg", "cartoon3d_boy_01.jpg")
+
+
+def baseline_outputs(count: int) -> Iterator[tuple[str, Frames]]:
+    """2 s of the point-warp and static baselines' outputs, unmarked, as written.
+
+    The baselines animate shared portraits with talk_fast_01 through the same
+    stream and encoder as Enliven, with the mark stage turned off.
+    """
+    from enliven.api import find_reference
+    from enliven.pipeline import Animator
+    from enliven.render.pointwarp import PointWarpRenderer
+
+    driving = MEDIA / "driving" / "talk_fast_01.mp4"
+    if not driving.is_file():
+        return
+    fps = probe_video(driving).fps
+    config = AnimateConfig(end_s=DETECT_S)
+    for name in BASELINE_PORTRAITS[:count]:
+        with Animator(load_image(MEDIA / "sources" / name), config, name=name) as animator:
+            ref = find_reference(driving, animator.face, animator.tracker, config, fps)
+            renderers = {
+                "point-warp": PointWarpRenderer(animator.portrait, animator.face.landmarks),
+                "static": _Static(animator.portrait),
+            }
+            for label, renderer in renderers.items():
+                animator.renderer = renderer
+                animator.start(ref.landmarks, ref.rgb)
+                with _patched(animator, "mark", lambda rgb: rgb):
+                    frames = [out for _, _, out in animator.stream(read_frames(driving, end_s=DETECT_S))]
+                with tempfile.TemporaryDirectory() as tmp:
+                    written = write(Path(tmp) / "baseline.mp4", frames, fps, crf=18)
+                    yield f"{label} baseline output (unmarked)", decode(written)
+
+
+class _Static:
+    """The static baseline: the portrait, whatever the target."""
+
+    def __init__(self, portrait: NDArray[np.uint8]) -> None:
+        self.portrait = portrait
+
+    def render(self, target: object) -> NDArray[np.uint8]:
+        return self.portrait.copy()
 
 
 def synthetic_unmarked(seed: int, rounds: int) -> Iterator[tuple[str, Frames]]:
