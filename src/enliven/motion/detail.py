@@ -34,11 +34,18 @@ from enliven.render.raster import rasterize
 CANON = 128  # side of the canonical face image, pixels
 _MARGIN = 0.06  # of CANON around the face oval's bounding box
 _FLOW_LIMIT = 1.5  # canonical px: larger residual flow is tracking error, not detail
-_RATIO_RANGE = (0.85, 1.15)  # the ratio image is clamped to this
+_RATIO_RANGE = (0.85, 1.03)  # the ratio image is clamped to this: creases darken;
+# a brightening is mostly where an edge of the reference (a glasses rim) slid away
 _RATIO_DEADZONE = 0.025  # smaller shading changes are noise (shrunk to 0)
 _SHADE_SIGMA = 1.2  # canonical px: blur before the ratio (keeps creases, drops noise)
 _LIGHT_SIGMA = 6.0  # canonical px: broader shading change is lighting, not creases
 _EDGE_LEVEL = 12.0  # reference gradient (grey levels/px) at which the ratio halves
+_MOVED_EDGE = 30.0  # current-frame gradient at which the ratio halves (creases are fainter)
+_NEAR = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_STRONG_EDGE = 20.0  # grey levels/px: glasses rims, hair strands
+_DENSITY_BOX = 9  # canonical px over which strong edges are counted
+_DENSE = 0.12  # share of strong-edge pixels above which a region is clutter
+_WIDE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
 _FLOW_SIGMA = 3.0  # canonical px: the flow is smoothed over this
 _FADE_DEG = (12.0, 30.0)  # detail fades from full to none between these head turns
 _SMOOTH = 0.5  # weight of the new frame in the temporal average
@@ -87,6 +94,13 @@ def _skin_mask(canon_pts: NDArray[np.float64], triangles: NDArray[np.int32]) -> 
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 2.0) * (mask > 0)
 
 
+def _gradient(image: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Gradient magnitude, grey levels per pixel."""
+    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    return cv2.magnitude(gx, gy)
+
+
 class DetailTracker:
     """Measures a :class:`DetailField` per driving frame against a reference frame.
 
@@ -116,9 +130,16 @@ class DetailTracker:
         # Edges of the reference (glasses rims, brow and lip lines) misregister
         # by a pixel now and then, which a ratio reads as a crease: trust the
         # ratio on smooth skin, where creases appear.
-        gx = cv2.Sobel(self._ref_shade, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-        gy = cv2.Sobel(self._ref_shade, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-        self._smooth_skin = 1.0 / (1.0 + (gx * gx + gy * gy) / _EDGE_LEVEL**2)
+        # Dilated, since a rim misregisters by a pixel or two around where it was.
+        gradient = _gradient(self._ref_shade)
+        edges = cv2.dilate(gradient, _NEAR)
+        self._smooth_skin = 1.0 / (1.0 + (edges / _EDGE_LEVEL) ** 2)
+        # Where strong edges are dense (the rims of glasses, not a crease), the
+        # face mesh does not carry them: they slide over the canonical skin as
+        # the head turns, further than any dilation covers. No ratio there.
+        density = cv2.blur((gradient > _STRONG_EDGE).astype(np.float32), (_DENSITY_BOX, _DENSITY_BOX))
+        clutter = cv2.dilate((density > _DENSE).astype(np.uint8), _WIDE)
+        self._smooth_skin[clutter > 0] = 0.0
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._last: DetailField | None = None
 
@@ -161,7 +182,10 @@ class DetailTracker:
         light /= np.maximum(cv2.GaussianBlur(self._mask, (0, 0), _LIGHT_SIGMA), 1e-3)
         change = ratio / np.maximum(light, 1e-3) - 1.0
         change = np.sign(change) * np.maximum(np.abs(change) - _RATIO_DEADZONE, 0.0)
-        ratio = np.clip(1.0 + change * self._smooth_skin, *_RATIO_RANGE)
+        # Strong edges of the current frame are things that moved (a rim, a
+        # strand of hair), not creases, which are faint.
+        smooth = self._smooth_skin / (1.0 + (_gradient(shade) / _MOVED_EDGE) ** 2)
+        ratio = np.clip(1.0 + change * smooth, *_RATIO_RANGE)
         gain = self.strength * self._fade(landmarks)
         weight = self._mask * gain
         flow *= weight[..., None]
