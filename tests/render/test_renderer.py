@@ -90,3 +90,18 @@ def test_a_closing_mouth_shows_each_half_of_the_interior_unsquashed(astronaut_la
     # Opening wider than the portrait: both halves meet in its middle (a stretch).
     wide = mesh.source_vertices(mesh.target_vertices(_target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)))
     np.testing.assert_allclose(wide[mesh.mid_up], wide[mesh.mid_low], atol=1e-6)
+
+
+def test_the_interior_is_matched_in_lab_keeping_teeth_near_neutral():
+    from enliven.render.mouth import match_interior
+
+    warm_driver, pale_portrait = np.array([200, 150, 110], np.float32), np.array([235, 205, 195], np.float32)
+    teeth = np.array([[225, 215, 180]], np.float32)  # a warm driver's off-white teeth
+    cavity = np.array([[40, 20, 20]], np.float32)
+    out_teeth = match_interior(teeth, pale_portrait, warm_driver)[0]
+    out_cavity = match_interior(cavity, pale_portrait, warm_driver)[0]
+    # The old per-channel gain (portrait / driver skin) made such teeth orange.
+    gained = teeth[0] * np.clip(pale_portrait / warm_driver, 0.6, 1.6)
+    assert out_teeth.max() - out_teeth.min() < gained.max() - gained.min()
+    assert out_teeth.min() > 170  # still light
+    assert out_cavity.max() < 80 and out_cavity[2] <= out_cavity[0] + 5  # dark, not blue

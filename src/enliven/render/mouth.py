@@ -8,6 +8,7 @@ cavity and the tongue below.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -59,3 +60,31 @@ def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening
     base = cavity * (1 - t_tongue) + tongue * t_tongue
     shade = 0.8 + 0.2 * np.clip(1 - np.abs(v - 0.5) * 2, 0, 1)
     return teeth * t_teeth + base * (1 - t_teeth) * shade
+
+
+_CHROMA_SHARE = 0.5  # of the skin's a*, b* difference that the interior takes
+_LIGHT_RANGE = (0.7, 1.4)  # the interior's lightness gain is clamped to this
+
+
+def match_interior(
+    colours: NDArray[np.float32], portrait_skin: NDArray[np.float32], driver_skin: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """The driver's interior colours (N, 3) RGB, moved to the portrait's lighting.
+
+    In CIE Lab: lightness scales by the skins' lightness ratio; a* and b* shift by
+    half the skins' difference (less in dark pixels). A per-channel RGB gain (the skins' ratio) turned a
+    warm driver's off-white teeth orange on a pale portrait; a shift in Lab keeps
+    teeth near-neutral and the cavity dark.
+    """
+    def lab(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+        return cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+    skins = lab(np.stack([portrait_skin, driver_skin]))
+    light = float(np.clip(skins[0, 0] / max(float(skins[1, 0]), 1.0), *_LIGHT_RANGE))
+    out = lab(colours)
+    out[:, 0] = np.clip(out[:, 0] * light, 0.0, 100.0)
+    # Dark pixels (the cavity) carry little colour: shift them less, or they tint.
+    lit = np.clip(out[:, :1] / 60.0, 0.0, 1.0)
+    out[:, 1:] += _CHROMA_SHARE * lit * (skins[0, 1:] - skins[1, 1:])
+    rgb = cv2.cvtColor(out.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(-1, 3)
+    return np.clip(rgb * 255.0, 0.0, 255.0)

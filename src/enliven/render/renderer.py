@@ -319,8 +319,8 @@ class Renderer:
             dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
             dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
             sample = cv2.remap(target.driver_rgb, dx.reshape(-1, 1), dy.reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            gain = np.clip(self.skin / np.maximum(mouth_layer.skin_colour(target.driver_rgb, obs.landmarks), 1.0), 0.6, 1.6)
-            colours = sample.reshape(-1, 3).astype(np.float32) * gain
+            driver_skin = mouth_layer.skin_colour(target.driver_rgb, obs.landmarks)
+            colours = mouth_layer.match_interior(sample.reshape(-1, 3).astype(np.float32), self.skin, driver_skin)
         if colours is None:
             v = mouth_layer.lower_weight(b, tv, np.concatenate([self.mesh.mid_up, self.mesh.mid_low]))
             colours = mouth_layer.stylised_interior(v.astype(np.float32), self.skin, opening)
