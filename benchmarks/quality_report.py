@@ -577,11 +577,17 @@ def report(
 
 
 def write_markdown(path: Path, text: str) -> None:
-    """Write the tables to ``path``; between the markers only, if it has them."""
+    """Write the tables to ``path``; between the markers only, if it has them.
+
+    Between markers the report's own ``# title`` line is left out (the file has
+    its title).
+    """
     begin, end = MARKERS
     if path.is_file():
         old = path.read_text()
         if begin in old and end in old:
+            if text.startswith("# "):
+                text = text.split("\n", 1)[1].lstrip("\n")
             head, rest = old.split(begin, 1)
             _, tail = rest.split(end, 1)
             path.write_text(f"{head}{begin}\n\n{text}\n{end}{tail}")
