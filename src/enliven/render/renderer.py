@@ -92,6 +92,8 @@ class Renderer:
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
         self._n_face = len(topo.mesh_triangles())  # the mesh's first triangles are the face's
         self._jac_key: int | None = None
+        # Reused every frame by grid.upsample (one render thread draws at a time).
+        self._map_buffers = [np.empty((height, width), np.float32) for _ in range(3)] if self.grid.scale < 1.0 else None
         self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
 
@@ -158,7 +160,7 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still] = 1.0
-        box_x, box_y, box_alpha = grid.upsample(box, map_x, map_y, alpha)
+        box_x, box_y, box_alpha = grid.upsample(box, map_x, map_y, alpha, buffers=self._map_buffers)
         moving = ~still
         if self.config.irises:
             for x0, y0, x1, y1 in self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start)):

@@ -60,13 +60,21 @@ class WorkGrid:
         return slice(y0, y1), slice(x0, x1)
 
     def upsample(
-        self, box: tuple[slice, slice], *maps: NDArray[np.float32]
+        self,
+        box: tuple[slice, slice],
+        *maps: NDArray[np.float32],
+        buffers: list[NDArray[np.float32]] | None = None,
     ) -> list[NDArray[np.float32]]:
         """Working-resolution float maps, bilinearly upsampled, cropped to ``box``.
 
         A full-frame ``cv2.resize`` is separable and SIMD: ~0.7 ms at 1080p,
         ten times cheaper than remapping just the box, so resize, then crop.
+        ``buffers``: full-size float32 arrays to resize into, one per map (a
+        renderer reuses them, so 24 MB a frame at 1080p is not allocated anew:
+        the allocator's churn grew the process on long clips).
         """
         if self.scale >= 1.0:
             return [m[box] for m in maps]
-        return [cv2.resize(m, self.size_wh, interpolation=cv2.INTER_LINEAR)[box] for m in maps]
+        if buffers is None:
+            return [cv2.resize(m, self.size_wh, interpolation=cv2.INTER_LINEAR)[box] for m in maps]
+        return [cv2.resize(m, self.size_wh, dst=buf, interpolation=cv2.INTER_LINEAR)[box] for m, buf in zip(maps, buffers, strict=True)]
