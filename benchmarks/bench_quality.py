@@ -222,9 +222,9 @@ def render_all(
     """Write one MP4 per method through the same Animator and encoder path."""
     from bench_speed import threaded_pass
 
-    from enliven.api import choose_reference
+    from enliven.api import find_reference
 
-    _, reference = choose_reference(
+    reference = find_reference(
         driver.path, animator.face, animator.tracker, config, driver.fps
     )
     paths = {}

@@ -46,3 +46,4 @@ def test_banded_composite_equals_warping_and_blending_the_whole_box(seed, size_w
     assert diff.max() <= 1  # identity maps upsampled in float can round a level
     assert (diff == 0).mean() > 0.999
     assert not np.array_equal(out, portrait)  # something moved and was blended
+
