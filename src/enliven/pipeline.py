@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from enliven._version import __version__
 from enliven.errors import ConfigError, InputError
 from enliven.face import FaceTracker, TrackConfig, make_tracker
+from enliven.face.eyelids import lash_line_landmarks
 from enliven.face.landmarks_file import add_depth
 from enliven.face.portrait import find_face
 from enliven.face.topology import N_LANDMARKS
@@ -232,7 +233,9 @@ class Animator:
             log.info("%s is %dx%d; the output is %dx%d", name, portrait.shape[1], portrait.shape[0], *self.size_wh)
         try:
             if landmarks is None:
-                self.face = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+                found = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
+                lids = lash_line_landmarks(self.portrait, found.landmarks)
+                self.face = dataclasses.replace(found, landmarks=lids)
             else:
                 size_wh = (portrait.shape[1], portrait.shape[0])
                 fitted = fit_landmarks(landmarks, size_wh, self.config.max_size, self.config.min_size)

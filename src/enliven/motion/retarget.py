@@ -125,6 +125,7 @@ _FAST_POINTS = _EYE_POINTS + _LIP_POINTS
 _OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest pose
 # (shared portraits: closed 0.001-0.004, parted or smiling 0.06-0.12, a shout 0.47)
 _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
+_EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 
 
@@ -276,7 +277,10 @@ class Retargeter:
             ref_open = self._ref_eye_open[side]
             if ref_open < 0.08:  # the driver's reference eye is shut: no ratio
                 continue
-            ratio = eye_opening(driver, side) / ref_open
+            # The tracker reads a shut eye as ~0.03-0.06 open, not 0 (shared
+            # clips); measured from that floor, a blink closes the portrait's
+            # eye fully instead of leaving a band of iris and lashes.
+            ratio = (eye_opening(driver, side) - _EYE_SHUT) / (ref_open - _EYE_SHUT)
             ratio = 1.0 + cfg.eyes_gain * (ratio - 1.0)
             ratio = float(np.clip(ratio, 0.0, cfg.max_eye_ratio))
             idx = np.asarray(pairs)
