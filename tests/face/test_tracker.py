@@ -56,3 +56,19 @@ def test_no_face_gives_none(tracker):
     tracker.reset()
     assert tracker.track(blank) is None
     assert tracker.detect(blank) == []
+
+
+def test_the_short_range_detector_answers_when_the_full_range_one_finds_nothing(astronaut, tracker):
+    class Blind:
+        def process(self, rgb):
+            return type("Result", (), {"detections": None})()
+
+    full = tracker._detector
+    tracker._detector = Blind()
+    try:
+        boxes = tracker.detect(astronaut)
+    finally:
+        tracker._detector = full
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    assert 150 < x + w / 2 < 300 and 50 < y + h / 2 < 250  # the astronaut's face
