@@ -53,6 +53,7 @@ class _Iris:
     radius: float
     tris: NDArray[np.intp]  # indices into mesh.triangles of this eye's strip
     sclera_xy: tuple[float, float]  # a source pixel showing the white of the eye
+    x_range: tuple[float, float] = (0.0, 0.0)  # source x of the eye's white, corner to corner
 
 
 class Renderer:
@@ -129,7 +130,9 @@ class Renderer:
                 lum = self.portrait[cand[:, 1].astype(int), cand[:, 0].astype(int)].astype(np.float32).sum(axis=1)
                 best = cand[int(np.argmax(lum))]
                 sclera = (float(best[0]), float(best[1]))
-        return _Iris(centre, radius, tris, sclera)
+        corners_x = sorted(float(self.landmarks[i, 0]) for i in (topo.RIGHT_EYE_CORNERS if which == 0 else topo.LEFT_EYE_CORNERS))
+        inset = 0.15 * (corners_x[1] - corners_x[0])  # keep off the corners' lids
+        return _Iris(centre, radius, tris, sclera, (corners_x[0] + inset, corners_x[1] - inset))
 
     # ------------------------------------------------------------------------------
     def render(self, target: TargetShape) -> NDArray[np.uint8]:
@@ -286,8 +289,18 @@ class Renderer:
             in_new = (nx - iris.centre[0]) ** 2 + (ny - iris.centre[1]) ** 2 < iris.radius**2
             in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < iris.radius**2
             reveal = in_old & ~in_new
-            px = np.where(in_new, nx, np.where(reveal, iris.sclera_xy[0], px))
-            py = np.where(in_new, ny, np.where(reveal, iris.sclera_xy[1], py))
+            # What the iris uncovers is white of the eye: mirror each such pixel
+            # across the iris rim, along the row, into the white beside it (one
+            # sampled point made a flat crescent); past the corners, fall back
+            # to that point.
+            dx = px - iris.centre[0]
+            side = np.where(dx >= 0, 1.0, -1.0)
+            mirror_x = iris.centre[0] + side * (2.3 * iris.radius - np.abs(dx))
+            inside = (mirror_x >= iris.x_range[0]) & (mirror_x <= iris.x_range[1])
+            white_x = np.where(inside, mirror_x, iris.sclera_xy[0])
+            white_y = np.where(inside, py, iris.sclera_xy[1])
+            px = np.where(in_new, nx, np.where(reveal, white_x, px))
+            py = np.where(in_new, ny, np.where(reveal, white_y, py))
             box_x[sel], box_y[sel] = px, py
             edited.append((int(x0), int(y0), int(x1), int(y1)))
         return edited
