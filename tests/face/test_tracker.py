@@ -58,7 +58,7 @@ def test_no_face_gives_none(tracker):
     assert tracker.detect(blank) == []
 
 
-def test_the_short_range_detector_answers_when_the_full_range_one_finds_nothing(astronaut, tracker):
+def test_tracking_asks_the_short_range_detector_when_full_range_finds_nothing(astronaut, tracker):
     class Blind:
         def process(self, rgb):
             return type("Result", (), {"detections": None})()
@@ -66,9 +66,12 @@ def test_the_short_range_detector_answers_when_the_full_range_one_finds_nothing(
     full = tracker._detector
     tracker._detector = Blind()
     try:
-        boxes = tracker.detect(astronaut)
+        assert tracker.detect(astronaut) == []  # the portrait path: full range only
+        tracker.reset()
+        obs = tracker.track(astronaut)
     finally:
         tracker._detector = full
-    assert len(boxes) == 1
-    x, y, w, h = boxes[0]
+        tracker.reset()
+    assert obs is not None
+    x, y, w, h = obs.box_xywh
     assert 150 < x + w / 2 < 300 and 50 < y + h / 2 < 250  # the astronaut's face

@@ -91,7 +91,7 @@ class MediaPipeTracker:
             min_detection_confidence=self.config.min_detection_confidence,
         )
         # Short range (faces filling most of a frame, within ~2 m): asked only
-        # when the full-range model finds nothing. On a close-up it scores 0.95
+        # when tracking and the full-range model finds nothing. On a close-up it scores 0.95
         # where full range scores 0.6-0.8 (pout_kiss_01, frame 0).
         self._near_detector = mp.solutions.face_detection.FaceDetection(
             model_selection=0,
@@ -108,13 +108,12 @@ class MediaPipeTracker:
 
     # -- still images -------------------------------------------------------------
     def detect(self, rgb: NDArray[np.uint8]) -> list[Box]:
-        """Boxes (x, y, w, h) in pixels of every face the full-range detector finds
-        (or, when it finds none, the short-range one)."""
+        """Boxes (x, y, w, h) in pixels of every face the full-range detector finds."""
+        return self._boxes(self._detector, rgb)
+
+    def _boxes(self, detector, rgb: NDArray[np.uint8]) -> list[Box]:  # detector: a mediapipe FaceDetection
         height, width = rgb.shape[:2]
-        rgb = np.ascontiguousarray(rgb)
-        result = self._detector.process(rgb)
-        if not result.detections:
-            result = self._near_detector.process(rgb)
+        result = detector.process(np.ascontiguousarray(rgb))
         boxes: list[Box] = []
         for det in result.detections or []:
             rel = det.location_data.relative_bounding_box
@@ -145,7 +144,9 @@ class MediaPipeTracker:
                 min_tracking_confidence=self.config.min_tracking_confidence,
             )
         if self._window is None:
-            boxes = self.detect(rgb)
+            # A driving frame that full range misses may be a close-up: ask the
+            # short-range model too (portraits have a retry ladder of their own).
+            boxes = self.detect(rgb) or self._boxes(self._near_detector, rgb)
             if not boxes:
                 return None
             box = max(boxes, key=lambda b: b[2] * b[3])
