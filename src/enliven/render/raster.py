@@ -24,7 +24,11 @@ def _raster(
     tri_id: np.ndarray,
     bary: np.ndarray,  # (H, W, 3) float32
     zbuf: np.ndarray,
+    extra: np.ndarray,  # (V, 2) float32 second per-vertex coordinates, or (0, 2)
+    extra_x: np.ndarray,  # (H, W) float32 outputs for them (unused when extra is empty)
+    extra_y: np.ndarray,
 ) -> None:
+    with_extra = extra.shape[0] > 0
     height, width = tri_id.shape
     for t in range(triangles.shape[0]):
         i0, i1, i2 = triangles[t, 0], triangles[t, 1], triangles[t, 2]
@@ -57,6 +61,9 @@ def _raster(
                 bary[y, x, 2] = w2
                 map_x[y, x] = w0 * source[i0, 0] + w1 * source[i1, 0] + w2 * source[i2, 0]
                 map_y[y, x] = w0 * source[i0, 1] + w1 * source[i1, 1] + w2 * source[i2, 1]
+                if with_extra:
+                    extra_x[y, x] = w0 * extra[i0, 0] + w1 * extra[i1, 0] + w2 * extra[i2, 0]
+                    extra_y[y, x] = w0 * extra[i0, 1] + w1 * extra[i1, 1] + w2 * extra[i2, 1]
 
 
 def rasterize(
@@ -82,12 +89,45 @@ def rasterize(
     tri_id : (H, W) int32, the triangle drawn at each pixel, -1 where none.
     bary : (H, W, 3) float32 barycentric weights of that triangle's vertices.
     """
+    map_x, map_y, tri_id, bary, _, _ = _run(target, source, None, triangles, bias, size_wh)
+    return map_x, map_y, tri_id, bary
+
+
+def rasterize_with(
+    target: NDArray[np.floating],
+    source: NDArray[np.floating],
+    extra: NDArray[np.floating],
+    triangles: NDArray[np.int32],
+    bias: NDArray[np.floating],
+    size_wh: tuple[int, int],
+) -> tuple[NDArray[np.float32], ...]:
+    """:func:`rasterize`, also interpolating a second (V, 2) set of vertex
+    coordinates ``extra`` in the same pass: returns map_x, map_y, tri_id, bary,
+    extra_x, extra_y (extra maps 0 where nothing is drawn)."""
+    return _run(target, source, extra, triangles, bias, size_wh)
+
+
+def _run(
+    target: NDArray[np.floating],
+    source: NDArray[np.floating],
+    extra: NDArray[np.floating] | None,
+    triangles: NDArray[np.int32],
+    bias: NDArray[np.floating],
+    size_wh: tuple[int, int],
+) -> tuple[NDArray[np.float32], ...]:
     width, height = size_wh
     map_x = np.full((height, width), -1.0, np.float32)
     map_y = np.full((height, width), -1.0, np.float32)
     tri_id = np.full((height, width), -1, np.int32)
     bary = np.zeros((height, width, 3), np.float32)
     zbuf = np.full((height, width), np.inf, np.float32)
+    if extra is None:
+        extra_in = np.zeros((0, 2), np.float32)
+        extra_x = extra_y = np.zeros((1, 1), np.float32)
+    else:
+        extra_in = np.ascontiguousarray(np.asarray(extra)[:, :2], np.float32)
+        extra_x = np.zeros((height, width), np.float32)
+        extra_y = np.zeros((height, width), np.float32)
     _raster(
         np.ascontiguousarray(target, np.float32),
         np.ascontiguousarray(np.asarray(source)[:, :2], np.float32),
@@ -98,5 +138,8 @@ def rasterize(
         tri_id,
         bary,
         zbuf,
+        extra_in,
+        extra_x,
+        extra_y,
     )
-    return map_x, map_y, tri_id, bary
+    return map_x, map_y, tri_id, bary, extra_x, extra_y

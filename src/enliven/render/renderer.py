@@ -25,7 +25,7 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, background_plate, refine_mask
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
-from enliven.render.raster import rasterize
+from enliven.render.raster import rasterize, rasterize_with
 from enliven.render.sampling import WorkGrid
 
 log = logging.getLogger(__name__)
@@ -148,10 +148,15 @@ class Renderer:
         work = verts.copy()
         work[:, :2] = grid.to_work(verts[:, :2])
         source = self.mesh.source_vertices(verts, target.head.scale)
-        map_x, map_y, tri_id, bary = rasterize(work, source, self.mesh.triangles, self.mesh.bias, grid.work_wh)
         shading = None
-        if target.detail is not None:
-            shading = self._apply_detail(target.detail, map_x, map_y, tri_id, bary)
+        if target.detail is None:
+            map_x, map_y, tri_id, _ = rasterize(work, source, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+        else:
+            # The canonical-face position of every pixel comes out of the same pass.
+            canon = np.zeros((self.mesh.n_vertices, 2))
+            canon[: len(target.detail.canon_pts)] = target.detail.canon_pts
+            map_x, map_y, tri_id, _, ux, uy = rasterize_with(work, source, canon, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+            shading = self._apply_detail(target.detail, map_x, map_y, tri_id, ux, uy)
         still = grid.snap_still(map_x, map_y)
         out = self.portrait.copy()
         box = grid.moving_box(~still)
@@ -182,31 +187,32 @@ class Renderer:
         map_x: NDArray[np.float32],
         map_y: NDArray[np.float32],
         tri_id: NDArray[np.int32],
-        bary: NDArray[np.float32],
+        ux: NDArray[np.float32],
+        uy: NDArray[np.float32],
     ) -> tuple[NDArray[np.float32], tuple[int, int, int, int]] | None:
         """Add the residual flow to the maps of face pixels (in place).
 
+        ``ux``, ``uy``: each working pixel's position in the canonical face.
         Returns the shading ratio over the face pixels' working box and that box
         (x0, y0, x1, y1, working pixels), or None when no face pixel is drawn.
         """
         face = (tri_id >= 0) & (tri_id < self._n_face)
-        rows, cols = np.nonzero(face)
+        rows = np.flatnonzero(face.any(axis=1))
+        cols = np.flatnonzero(face.any(axis=0))
         if not len(rows):
             return None
-        tv = self.mesh.triangles[tri_id[rows, cols]]
-        b = bary[rows, cols]
-        ux = (b * detail.canon_pts[tv, 0]).sum(axis=1).astype(np.float32)
-        uy = (b * detail.canon_pts[tv, 1]).sum(axis=1).astype(np.float32)
-        flow = _sample(detail.flow, ux, uy, 0.0).reshape(-1, 2)
-        jac = self._canon_to_portrait(detail.canon_pts)
-        shift = flow.astype(np.float64) @ jac.T
-        map_x[rows, cols] += shift[:, 0].astype(np.float32)
-        map_y[rows, cols] += shift[:, 1].astype(np.float32)
-        ratio = _sample(detail.ratio, ux, uy, 1.0)
-        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        box_ratio = np.ones((y1 - y0, x1 - x0), np.float32)
-        box_ratio[rows - y0, cols - x0] = ratio.ravel()
-        return box_ratio, (int(x0), int(y0), int(x1), int(y1))
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        inside = face[y0:y1, x0:x1]
+        bx, by = ux[y0:y1, x0:x1], uy[y0:y1, x0:x1]
+        flow = cv2.remap(detail.flow, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        jac = self._canon_to_portrait(detail.canon_pts).astype(np.float32)
+        fx, fy = flow[..., 0], flow[..., 1]
+        weight = inside.astype(np.float32)
+        map_x[y0:y1, x0:x1] += (jac[0, 0] * fx + jac[0, 1] * fy) * weight
+        map_y[y0:y1, x0:x1] += (jac[1, 0] * fx + jac[1, 1] * fy) * weight
+        ratio = cv2.remap(detail.ratio, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
+        ratio[~inside] = 1.0
+        return ratio, (int(x0), int(y0), int(x1), int(y1))
 
     def _canon_to_portrait(self, canon_pts: NDArray[np.float64]) -> NDArray[np.float64]:
         """2x2 linear part of the similarity from canonical to portrait pixels."""
@@ -345,17 +351,6 @@ class Renderer:
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
         region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
-
-
-def _sample(image: NDArray[np.float32], xs: NDArray[np.float32], ys: NDArray[np.float32], outside: float) -> NDArray[np.float32]:
-    """Bilinear samples of ``image`` at points (xs, ys): (N,) or (N, channels)."""
-    n = xs.size
-    cols = 256  # cv2.remap wants fewer than 32767 rows: lay the points out in rows
-    pad = -n % cols
-    mx = np.pad(xs, (0, pad)).reshape(-1, cols)
-    my = np.pad(ys, (0, pad)).reshape(-1, cols)
-    out = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
-    return out.reshape(-1, *image.shape[2:])[:n]
 
 
 def _locate(point: NDArray[np.float64], target: NDArray[np.float64], source: NDArray[np.float64], tris: NDArray[np.int32]) -> NDArray[np.float64] | None:
