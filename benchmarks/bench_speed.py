@@ -199,6 +199,10 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     # overlap in threads, encoded in this thread as enliven.animate does. Its
     # peak memory is what `enliven animate` needs; the serial loop after it
     # (per-stage timings only) would add its own allocations to the peak.
+    # Warm up first (numba's cached code, MediaPipe's video graph, the encoder),
+    # as the serial loop did for this pass when it ran first: throughput is timed
+    # warm; the time to the first frame is the startup case's.
+    threaded_pass(animator, reference, driving, fps, min(1.0, end_s or 1.0), tmp / f"{case}-warm.mp4")
     threaded_wall_s, _ = threaded_pass(animator, reference, driving, fps, end_s, tmp / f"{case}-threaded.mp4")
     production_peak = peak_rss_mb()
     times: dict[str, list[float]] = {s: [] for s in STAGES}
