@@ -179,6 +179,13 @@ def test_bad_gain_is_a_clear_error(driving_clip, portrait, tmp_path, capsys):
     assert "--gain" in _one_line_error(capsys)
 
 
+def test_detail_out_of_range_is_a_clear_error(driving_clip, portrait, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    assert main(["animate", str(portrait), str(driving_clip), "-o", str(out), "--detail", "1.5"]) == 2
+    assert "detail must be in [0, 1]" in _one_line_error(capsys)
+    assert not out.exists()
+
+
 def test_version_and_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "enliven", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("enliven ")
