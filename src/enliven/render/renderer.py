@@ -56,6 +56,19 @@ class _Iris:
     x_range: tuple[float, float] = (0.0, 0.0)  # source x of the eye's white, corner to corner
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One frame's maps, between :meth:`Renderer.plan` and :meth:`Renderer.draw`."""
+
+    target: TargetShape
+    verts: NDArray[np.float64]
+    box: tuple[slice, slice] | None = None  # None: nothing moves
+    maps: tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]] | None = None
+    moving: NDArray[np.bool_] | None = None
+    soft: NDArray[np.bool_] | None = None
+    shading: tuple[NDArray[np.float32], tuple[int, int, int, int]] | None = None
+
+
 class Renderer:
     """Draws output frames of one portrait.
 
@@ -93,10 +106,19 @@ class Renderer:
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
         self._n_face = len(topo.mesh_triangles())  # the mesh's first triangles are the face's
         self._jac_key: int | None = None
-        # Reused every frame by grid.upsample (one render thread draws at a time).
+        # Reused every frame by grid.upsample in plan() (24 MB of full-frame maps
+        # at 1080p are not allocated anew each frame). A plan then holds views of
+        # them, so a stream must draw it before planning the next frame; copies
+        # or rotating sets cost 80-150 MB of peak memory at 1080p (measured).
         self._map_buffers = [np.empty((height, width), np.float32) for _ in range(3)] if self.grid.scale < 1.0 else None
         self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
+
+    @property
+    def plans_overlap(self) -> bool:
+        """Whether plan(n + 1) may run while plan(n) is still being drawn (true
+        when the maps need no upsampling, so no buffer is shared)."""
+        return self._map_buffers is None
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -141,8 +163,13 @@ class Renderer:
         Maps are computed at working resolution. Pixels that move less than
         ``sampling.STILL_PX`` are snapped to the identity, so they show the portrait
         exactly; full-resolution work (remap, compositing) runs only in the box
-        of pixels that move.
+        of pixels that move. ``draw(plan(target))``: a stream can run the two
+        halves in two threads.
         """
+        return self.draw(self.plan(target))
+
+    def plan(self, target: TargetShape) -> _Plan:
+        """The first half of :meth:`render`: the maps of one frame."""
         verts = self.mesh.target_vertices(target)
         grid = self.grid
         work = verts.copy()
@@ -158,10 +185,9 @@ class Renderer:
             map_x, map_y, tri_id, _, ux, uy = rasterize_with(work, source, canon, self.mesh.triangles, self.mesh.bias, grid.work_wh)
             shading = self._apply_detail(target.detail, map_x, map_y, tri_id, ux, uy)
         still = grid.snap_still(map_x, map_y)
-        out = self.portrait.copy()
         box = grid.moving_box(~still)
         if box is None:
-            return out
+            return _Plan(target, verts)
         # Person alpha where things move; 1 where they do not (exact portrait).
         alpha = cv2.remap(self.mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # Edge pixels already hold their own share of background: a firm alpha
@@ -174,11 +200,18 @@ class Renderer:
             for x0, y0, x1, y1 in self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start)):
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
-        composite(out, self.portrait, self.plate, grid, box, (box_x, box_y, box_alpha), moving, alpha < 1.0)
-        if shading is not None:
-            self._shade(out, *shading)
-        if self.config.mouth_interior and target.mouth_new > 0.02:
-            self._draw_mouth(out, verts, target)
+        return _Plan(target, verts, box, (box_x, box_y, box_alpha), moving, alpha < 1.0, shading)
+
+    def draw(self, plan: _Plan) -> NDArray[np.uint8]:
+        """The second half of :meth:`render`: the frame from its maps."""
+        out = self.portrait.copy()
+        if plan.box is None:
+            return out
+        composite(out, self.portrait, self.plate, self.grid, plan.box, plan.maps, plan.moving, plan.soft)
+        if plan.shading is not None:
+            self._shade(out, *plan.shading)
+        if self.config.mouth_interior and plan.target.mouth_new > 0.02:
+            self._draw_mouth(out, plan.verts, plan.target)
         return out
 
     def _apply_detail(
