@@ -141,6 +141,7 @@ class DetailTracker:
         clutter = cv2.dilate((density > _DENSE).astype(np.uint8), _WIDE)
         self._smooth_skin[clutter > 0] = 0.0
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._grid = np.mgrid[0:CANON, 0:CANON].astype(np.float32)  # (y, x) of each pixel
         self._last: DetailField | None = None
 
     def _canonical(self, rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
@@ -173,8 +174,8 @@ class DetailTracker:
         norm = np.sqrt((flow * flow).sum(axis=2, keepdims=True))
         flow *= np.minimum(1.0, _FLOW_LIMIT / np.maximum(norm, 1e-6))
         # Shading at the same skin point: the reference sampled through the flow.
-        grid = np.mgrid[0:CANON, 0:CANON].astype(np.float32)
-        ref_here = cv2.remap(self._ref_shade, grid[1] + flow[..., 0], grid[0] + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        gy, gx = self._grid
+        ref_here = cv2.remap(self._ref_shade, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         shade = cv2.GaussianBlur(current, (0, 0), _SHADE_SIGMA)
         ratio = (shade + 8.0) / (ref_here + 8.0)
         # Keep local shading change (creases); broad change is light or exposure.
