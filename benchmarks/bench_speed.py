@@ -391,9 +391,10 @@ def run_memory(portrait: Path, driving: Path, seconds: str, tmp: Path, case: str
     start = time.perf_counter()
     result = animate(portrait, clip, tmp / f"{case}.mp4")
     wall = time.perf_counter() - start
+    output_mb = (tmp / f"{case}.mp4").stat().st_size / 1e6
     clip.unlink()
     (tmp / f"{case}.mp4").unlink()
-    return CaseResult(case, result.size_wh, result.frames, wall, extra={"rss_before_mb": rss_before})
+    return CaseResult(case, result.size_wh, result.frames, wall, extra={"rss_before_mb": rss_before, "output_mb": output_mb})
 
 
 def run_case(case: str, inputs: Inputs, frames: int, tmp: Path) -> CaseResult:
@@ -585,7 +586,11 @@ def notes(results: dict[str, CaseResult]) -> list[str]:
     for case, r in results.items():
         if r.case.startswith(("live", "startup", "memory", "pointwarp")):
             if r.case.startswith("memory"):
-                lines.append(f"- {case}: {r.frames} frames in {r.wall_s:.0f} s, peak RSS {r.peak_rss_mb:.0f} MB")
+                size = r.extra.get("output_mb")
+                lines.append(
+                    f"- {case}: {r.frames} frames in {r.wall_s:.0f} s, peak RSS {r.peak_rss_mb:.0f} MB"
+                    + (f", signed output {size:.0f} MB" if size is not None else "")
+                )
             continue
         detail = ", ".join(
             f"{s} {ms(v, 50):.2f}/{ms(v, 95):.2f}" for s, v in r.stages.items()

@@ -156,3 +156,19 @@ def test_user_landmarks_of_a_non_face_are_used_as_given():
         np.testing.assert_allclose(animator.face.landmarks, points, rtol=1e-6)
     with pytest.raises(InputError, match="478"):
         Animator(blank, landmarks=points[:400])
+
+
+def test_close_drops_the_render_state_and_can_be_repeated(astronaut, driving_frames):
+    """api.animate closes the Animator before the writer signs the output, so the
+    renderer's maps and plates are gone when signing allocates."""
+    import weakref
+
+    animator = Animator(astronaut)
+    renderer = weakref.ref(animator.renderer)
+    next(animator.frames(driving_frames[:1]))
+    animator.close()
+    animator.close()
+    assert renderer() is None
+    assert animator.face is not None and animator.size_wh == (astronaut.shape[1], astronaut.shape[0])
+    with pytest.raises(RuntimeError, match="closed"):
+        animator.step(driving_frames[1], 0.04)

@@ -214,6 +214,9 @@ def animate(
                 raise InputError(f"{driving_path.name} has no video frames in the chosen window")
             if animator.frames_lost == frames:
                 raise NoFaceError(f"no face found in any frame of {driving_path.name}; use a clip that shows a face clearly")
+            # Free the render state before the writer closes and signs the file,
+            # so that signing's memory does not stack on the renderer's.
+            animator.close()
         lost = animator.frames_lost
     if lost:
         log.warning("face lost in %d of %d driving frames (motion held, then eased back)", lost, frames)

@@ -26,6 +26,7 @@ from enliven.face.eyelids import lash_line_landmarks
 from enliven.face.landmarks_file import add_depth
 from enliven.face.portrait import find_face
 from enliven.face.topology import N_LANDMARKS
+from enliven.memory import release_free_memory
 from enliven.motion.detail import DetailTracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
@@ -190,6 +191,13 @@ def _background(fn: Callable[..., T], *args: object) -> Future[T]:
     return future
 
 
+def _done(value: T) -> Future[T]:
+    """A Future that already holds ``value``."""
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
+
+
 def _version_tuple() -> tuple[int, int, int]:
     parts = [int(p) for p in __version__.split(".")[:3] if p.isdigit()]
     return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
@@ -258,6 +266,7 @@ class Animator:
         self.last_target: TargetShape | None = None
         self.frames_lost = 0
         self.frames_done = 0
+        self._closed = False
 
     def _prepare(self, segmenter: Segmenter | None) -> tuple[Renderer, Watermarker]:
         own_segmenter = segmenter is None and self.config.render.background
@@ -271,6 +280,8 @@ class Animator:
         return renderer, Watermarker(self.size_wh, Payload(_version_tuple(), self.job_id))
 
     def _wait(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Animator is closed")
         if self._renderer is None or self._watermarker is None:
             renderer, watermarker = self._prepared.result()
             self._renderer = self._renderer or renderer
@@ -329,6 +340,8 @@ class Animator:
 
     def target(self, rgb: NDArray[np.uint8], time_s: float) -> TargetShape:
         """Track one driving frame and retarget it onto the portrait."""
+        if self._closed:
+            raise RuntimeError("this Animator is closed")
         obs = self.tracker.track(rgb)
         if self.retargeter is None:
             if obs is None:  # nothing to hold yet: the portrait as it is
@@ -425,10 +438,20 @@ class Animator:
 
     def close(self) -> None:
         """Free the backends this Animator made, once the background preparation
-        is over (mediapipe aborts the process if it still runs at exit)."""
+        is over (mediapipe aborts the process if it still runs at exit), and drop
+        the per-portrait render state, so that what runs next (signing the
+        output) does not stack its memory on top of the renderer's.
+
+        ``face``, ``job_id`` and ``size_wh`` stay usable; rendering does not.
+        """
         wait([self._prepared])
-        if self._own_tracker:
+        if self._own_tracker and not self._closed:
             self.tracker.close()
+        self._closed = True
+        self._prepared = _done(None)
+        self._renderer = self._watermarker = None
+        self.detail = self.retargeter = None
+        release_free_memory()
 
     def __enter__(self) -> Animator:
         return self
