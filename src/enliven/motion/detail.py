@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.motion.pose import fit_stable, rotation_angle_deg
-from enliven.render.raster import rasterize
+from enliven.render.raster import rasterize_maps
 
 CANON = 128  # side of the canonical face image, pixels
 _MARGIN = 0.06  # of CANON around the face oval's bounding box
@@ -147,7 +147,7 @@ class DetailTracker:
     def _canonical(self, rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
         """Grey canonical image of a frame: its face mesh warped onto canon_pts."""
         pts = np.asarray(landmarks, np.float64)[:, :2]
-        map_x, map_y, _, _ = rasterize(self._target, pts, self._triangles, np.zeros(len(self._triangles), np.float32), (CANON, CANON))
+        map_x, map_y, _ = rasterize_maps(self._target, pts, self._triangles, np.zeros(len(self._triangles), np.float32), (CANON, CANON))
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         return cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 

@@ -28,7 +28,7 @@ from scipy.spatial import Delaunay
 from enliven.errors import ConfigError, InputError
 from enliven.face import topology as topo
 from enliven.motion.retarget import TargetShape
-from enliven.render.raster import rasterize
+from enliven.render.raster import rasterize_maps
 from enliven.render.sampling import WorkGrid
 
 BORDER_POINTS_PER_SIDE = 5  # fixed points on each side of the frame, between the corners
@@ -75,7 +75,7 @@ class PointWarpRenderer:
         work[: topo.N_LANDMARKS, :2] = target.landmarks[:, :2]
         work[topo.N_LANDMARKS :, :2] = self.vertices[topo.N_LANDMARKS :]
         work[:, :2] = grid.to_work(work[:, :2])
-        map_x, map_y, tri_id, _ = rasterize(work, self.vertices, self.triangles, self._bias, grid.work_wh)
+        map_x, map_y, tri_id = rasterize_maps(work, self.vertices, self.triangles, self._bias, grid.work_wh)
         # The fixed frame encloses the image, so only a degenerate fold can leave a
         # hole; show the portrait there rather than the remap border.
         hole = tri_id < 0

@@ -29,6 +29,7 @@ def _raster(
     extra_y: np.ndarray,
 ) -> None:
     with_extra = extra.shape[0] > 0
+    with_bary = bary.shape[0] == tri_id.shape[0]
     height, width = tri_id.shape
     for t in range(triangles.shape[0]):
         i0, i1, i2 = triangles[t, 0], triangles[t, 1], triangles[t, 2]
@@ -44,8 +45,28 @@ def _raster(
         ymin = max(int(np.floor(min(y0, min(y1, y2)))), 0)
         ymax = min(int(np.ceil(max(y0, max(y1, y2)))), height - 1)
         zb = bias[t]
+        # Along a row each weight is linear in x: a0 * x + b0 and so on. The
+        # pixels that can pass the test below lie in one span; visit only that
+        # span (one pixel wider each side against rounding), not the whole box.
+        a0 = (y1 - y2) * inv
+        a1 = (y2 - y0) * inv
+        a2 = -(a0 + a1)
         for y in range(ymin, ymax + 1):
-            for x in range(xmin, xmax + 1):
+            b0 = (x2 - x1) * (y - y2) * inv - a0 * x2
+            b1 = (x0 - x2) * (y - y2) * inv - a1 * x2
+            b2 = 1.0 - b0 - b1
+            lo = float(xmin)
+            hi = float(xmax)
+            for a, b in ((a0, b0), (a1, b1), (a2, b2)):
+                if a > 1e-12:
+                    lo = max(lo, (-1e-5 - b) / a)
+                elif a < -1e-12:
+                    hi = min(hi, (-1e-5 - b) / a)
+            if lo > hi + 1.0:
+                continue
+            xs = max(xmin, int(np.floor(lo)) - 1)
+            xe = min(xmax, int(np.ceil(hi)) + 1)
+            for x in range(xs, xe + 1):
                 w0 = ((y1 - y2) * (x - x2) + (x2 - x1) * (y - y2)) * inv
                 w1 = ((y2 - y0) * (x - x2) + (x0 - x2) * (y - y2)) * inv
                 w2 = 1.0 - w0 - w1
@@ -56,9 +77,10 @@ def _raster(
                     continue
                 zbuf[y, x] = z
                 tri_id[y, x] = t
-                bary[y, x, 0] = w0
-                bary[y, x, 1] = w1
-                bary[y, x, 2] = w2
+                if with_bary:
+                    bary[y, x, 0] = w0
+                    bary[y, x, 1] = w1
+                    bary[y, x, 2] = w2
                 map_x[y, x] = w0 * source[i0, 0] + w1 * source[i1, 0] + w2 * source[i2, 0]
                 map_y[y, x] = w0 * source[i0, 1] + w1 * source[i1, 1] + w2 * source[i2, 1]
                 if with_extra:
@@ -89,8 +111,21 @@ def rasterize(
     tri_id : (H, W) int32, the triangle drawn at each pixel, -1 where none.
     bary : (H, W, 3) float32 barycentric weights of that triangle's vertices.
     """
-    map_x, map_y, tri_id, bary, _, _ = _run(target, source, None, triangles, bias, size_wh)
+    map_x, map_y, tri_id, bary, _, _ = _run(target, source, None, triangles, bias, size_wh, bary=True)
     return map_x, map_y, tri_id, bary
+
+
+def rasterize_maps(
+    target: NDArray[np.floating],
+    source: NDArray[np.floating],
+    triangles: NDArray[np.int32],
+    bias: NDArray[np.floating],
+    size_wh: tuple[int, int],
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int32]]:
+    """:func:`rasterize` without the barycentric weights (cheaper): map_x,
+    map_y, tri_id."""
+    map_x, map_y, tri_id, _, _, _ = _run(target, source, None, triangles, bias, size_wh, bary=False)
+    return map_x, map_y, tri_id
 
 
 def rasterize_with(
@@ -101,10 +136,11 @@ def rasterize_with(
     bias: NDArray[np.floating],
     size_wh: tuple[int, int],
 ) -> tuple[NDArray[np.float32], ...]:
-    """:func:`rasterize`, also interpolating a second (V, 2) set of vertex
-    coordinates ``extra`` in the same pass: returns map_x, map_y, tri_id, bary,
+    """:func:`rasterize_maps`, also interpolating a second (V, 2) set of vertex
+    coordinates ``extra`` in the same pass: returns map_x, map_y, tri_id,
     extra_x, extra_y (extra maps 0 where nothing is drawn)."""
-    return _run(target, source, extra, triangles, bias, size_wh)
+    map_x, map_y, tri_id, _, extra_x, extra_y = _run(target, source, extra, triangles, bias, size_wh, bary=False)
+    return map_x, map_y, tri_id, extra_x, extra_y
 
 
 def _run(
@@ -114,12 +150,14 @@ def _run(
     triangles: NDArray[np.int32],
     bias: NDArray[np.floating],
     size_wh: tuple[int, int],
+    *,
+    bary: bool,
 ) -> tuple[NDArray[np.float32], ...]:
     width, height = size_wh
     map_x = np.full((height, width), -1.0, np.float32)
     map_y = np.full((height, width), -1.0, np.float32)
     tri_id = np.full((height, width), -1, np.int32)
-    bary = np.zeros((height, width, 3), np.float32)
+    weights = np.zeros((height, width, 3) if bary else (1, 1, 3), np.float32)
     zbuf = np.full((height, width), np.inf, np.float32)
     if extra is None:
         extra_in = np.zeros((0, 2), np.float32)
@@ -136,10 +174,10 @@ def _run(
         map_x,
         map_y,
         tri_id,
-        bary,
+        weights,
         zbuf,
         extra_in,
         extra_x,
         extra_y,
     )
-    return map_x, map_y, tri_id, bary, extra_x, extra_y
+    return map_x, map_y, tri_id, weights, extra_x, extra_y

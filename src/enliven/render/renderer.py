@@ -25,7 +25,7 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, background_plate, refine_mask
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
-from enliven.render.raster import rasterize, rasterize_with
+from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.sampling import WorkGrid
 
 log = logging.getLogger(__name__)
@@ -177,12 +177,12 @@ class Renderer:
         source = self.mesh.source_vertices(verts, target.head.scale)
         shading = None
         if target.detail is None:
-            map_x, map_y, tri_id, _ = rasterize(work, source, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+            map_x, map_y, tri_id = rasterize_maps(work, source, self.mesh.triangles, self.mesh.bias, grid.work_wh)
         else:
             # The canonical-face position of every pixel comes out of the same pass.
             canon = np.zeros((self.mesh.n_vertices, 2))
             canon[: len(target.detail.canon_pts)] = target.detail.canon_pts
-            map_x, map_y, tri_id, _, ux, uy = rasterize_with(work, source, canon, self.mesh.triangles, self.mesh.bias, grid.work_wh)
+            map_x, map_y, tri_id, ux, uy = rasterize_with(work, source, canon, self.mesh.triangles, self.mesh.bias, grid.work_wh)
             shading = self._apply_detail(target.detail, map_x, map_y, tri_id, ux, uy)
         still = grid.snap_still(map_x, map_y)
         box = grid.moving_box(~still)
