@@ -477,3 +477,19 @@ def test_select_yields_only_the_chosen_indices(tmp_path):
     assert [f.index for f in some] == [0, 5, 10, 15]
     for f in some:
         assert np.array_equal(f.rgb, every[f.index].rgb)
+
+
+def test_colours_survive_and_the_matrix_is_tagged(tmp_path: Path) -> None:
+    """Frames go to the encoder as BT.601 limited-range I420 (OpenCV's matrix)
+    and the stream says so; saturated colours come back within coding error."""
+    bars = np.zeros((64, 96, 3), np.uint8)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
+    for k, colour in enumerate(colours):
+        bars[:, 16 * k : 16 * (k + 1)] = colour
+    path = _write(tmp_path / "bars.mp4", [bars] * 3, crf=0)
+    with av.open(str(path)) as box:
+        cc = box.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_range) == (6, 1)  # smpte170m, tv range
+    back = next(read_frames(path)).rgb
+    centres = back[32, 8::16].astype(int)
+    assert np.abs(centres - np.array(colours)).max() <= 6
