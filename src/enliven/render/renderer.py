@@ -63,7 +63,10 @@ class _Plan:
     target: TargetShape
     verts: NDArray[np.float64]
     box: tuple[slice, slice] | None = None  # None: nothing moves
+    # map_x, map_y, alpha at working resolution (draw() upsamples them into
+    # buffers of its own, so plans own their arrays and may overlap draws).
     maps: tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]] | None = None
+    tri_id: NDArray[np.int32] | None = None
     moving: NDArray[np.bool_] | None = None
     soft: NDArray[np.bool_] | None = None
     shading: tuple[NDArray[np.float32], tuple[int, int, int, int]] | None = None
@@ -106,19 +109,20 @@ class Renderer:
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
         self._n_face = len(topo.mesh_triangles())  # the mesh's first triangles are the face's
         self._jac_key: int | None = None
-        # Reused every frame by grid.upsample in plan() (24 MB of full-frame maps
-        # at 1080p are not allocated anew each frame). A plan then holds views of
-        # them, so a stream must draw it before planning the next frame; copies
-        # or rotating sets cost 80-150 MB of peak memory at 1080p (measured).
+        # Reused every frame by grid.upsample in draw() (24 MB of full-frame maps
+        # at 1080p are not allocated anew each frame); only draw() touches them,
+        # and plans hold working-resolution maps of their own, so plan(n + 1)
+        # may run while frame n is drawn. (Upsampling in plan() instead, with a
+        # set of buffers per plan in flight, cost 80-150 MB at 1080p, measured.)
         self._map_buffers = [np.empty((height, width), np.float32) for _ in range(3)] if self.grid.scale < 1.0 else None
         self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
 
     @property
     def plans_overlap(self) -> bool:
-        """Whether plan(n + 1) may run while plan(n) is still being drawn (true
-        when the maps need no upsampling, so no buffer is shared)."""
-        return self._map_buffers is None
+        """Whether plan(n + 1) may run while plan(n) is still being drawn (always:
+        a plan shares no buffer with draw())."""
+        return True
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -194,20 +198,25 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still] = 1.0
-        box_x, box_y, box_alpha = grid.upsample(box, map_x, map_y, alpha, buffers=self._map_buffers)
-        moving = ~still
-        if self.config.irises:
-            for x0, y0, x1, y1 in self._move_irises(verts, box_x, box_y, tri_id, (box[1].start, box[0].start)):
-                (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
-                moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
-        return _Plan(target, verts, box, (box_x, box_y, box_alpha), moving, alpha < 1.0, shading)
+        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading)
 
     def draw(self, plan: _Plan) -> NDArray[np.uint8]:
         """The second half of :meth:`render`: the frame from its maps."""
         out = self.portrait.copy()
         if plan.box is None:
             return out
-        composite(out, self.portrait, self.plate, self.grid, plan.box, plan.maps, plan.moving, plan.soft)
+        assert plan.maps is not None and plan.moving is not None and plan.tri_id is not None
+        grid, box = self.grid, plan.box
+        box_x, box_y, box_alpha = grid.upsample(box, *plan.maps, buffers=self._map_buffers)
+        moving = plan.moving
+        if self.config.irises:
+            edited = self._move_irises(plan.verts, box_x, box_y, plan.tri_id, (box[1].start, box[0].start))
+            if edited:
+                moving = moving.copy()
+            for x0, y0, x1, y1 in edited:
+                (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
+                moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
+        composite(out, self.portrait, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
