@@ -452,6 +452,8 @@ def version(module: str) -> str:
 
 
 def header(inputs: Inputs, frames: int) -> list[str]:
+    from enliven.pipeline import AnimateConfig
+
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     return [
@@ -463,7 +465,8 @@ def header(inputs: Inputs, frames: int) -> list[str]:
         f"av {version('av')}, numba {version('numba')}, enliven {version('enliven')}",
         f"- Date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- Inputs: {inputs.description}; at most {frames} frames; "
-        "default `AnimateConfig()` (crf 18, preset auto: veryfast up to 1 MP, superfast above; work_size 640)",
+        "default `AnimateConfig()` (crf 18, preset auto: veryfast up to 1 MP, superfast above; "
+        f"work_size {AnimateConfig().render.work_size})",
         "",
     ]
 
