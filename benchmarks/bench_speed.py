@@ -32,7 +32,6 @@ It prints markdown tables; it is not a test.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import multiprocessing as mp
 import os
@@ -222,9 +221,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
         lost += obs is None
         target = retargeter.step(obs, frame.time_s, frame.rgb)
         d = time.perf_counter()
-        if animator.detail is not None:
-            field = animator.detail.measure(None if obs is None else obs.landmarks, frame.rgb)
-            target = dataclasses.replace(target, detail=field)
+        target = animator.with_detail(frame.rgb, target, obs, animator.detail)
         d2 = time.perf_counter()
         out = animator.renderer.render(target)
         e = time.perf_counter()

@@ -340,22 +340,40 @@ class Animator:
 
     def target(self, rgb: NDArray[np.uint8], time_s: float) -> TargetShape:
         """Track one driving frame and retarget it onto the portrait."""
+        return self.with_detail(rgb, *self.motion(rgb, time_s))
+
+    def motion(
+        self, rgb: NDArray[np.uint8], time_s: float
+    ) -> tuple[TargetShape, FaceObservation | None, DetailTracker | None]:
+        """The first half of :meth:`target`: tracking and retargeting.
+
+        Returns the target without detail, the tracked face (None if lost) and
+        the detail tracker to pass to :meth:`with_detail` (None when off).
+        """
         if self._closed:
             raise RuntimeError("this Animator is closed")
         obs = self.tracker.track(rgb)
         if self.retargeter is None:
             if obs is None:  # nothing to hold yet: the portrait as it is
                 self.frames_lost += 1
-                return Retargeter(self.face.landmarks, self.face.landmarks, self.config.retarget).step(None, time_s)
+                held = Retargeter(self.face.landmarks, self.face.landmarks, self.config.retarget).step(None, time_s)
+                return held, None, None
             self.retargeter = self._retargeter(obs.landmarks)
             self.detail = self._detail_tracker(obs.landmarks, rgb)
         if obs is None:
             self.frames_lost += 1
-        target = self.retargeter.step(obs, time_s, rgb)
-        if self.detail is not None:
-            field = self.detail.measure(None if obs is None else obs.landmarks, rgb)
-            target = dataclasses.replace(target, detail=field)
-        return target
+        return self.retargeter.step(obs, time_s, rgb), obs, self.detail
+
+    @staticmethod
+    def with_detail(
+        rgb: NDArray[np.uint8], target: TargetShape, obs: FaceObservation | None, detail: DetailTracker | None
+    ) -> TargetShape:
+        """The second half of :meth:`target`: the skin detail beyond landmarks
+        (a stream runs it in a thread of its own)."""
+        if detail is None:
+            return target
+        field = detail.measure(None if obs is None else obs.landmarks, rgb)
+        return dataclasses.replace(target, detail=field)
 
     def step(self, rgb: NDArray[np.uint8], time_s: float) -> NDArray[np.uint8]:
         """One driving frame in, one output frame out (RGB, output size)."""
@@ -371,14 +389,18 @@ class Animator:
     ) -> Iterator[tuple[VideoFrame, TargetShape, NDArray[np.uint8]]]:
         """(driving frame, target, output frame) for each driving frame, in order.
 
-        With ``threads``, decoding, tracking, rendering and marking run in their
+        With ``threads``, decoding, tracking, detail, rendering and marking run in their
         own threads with two frames in flight between stages, so they overlap;
         the consumer (usually the encoder) runs in the calling thread. Call
         :meth:`start` first.
         """
 
-        def track(frame: VideoFrame) -> tuple[VideoFrame, TargetShape]:
-            return frame, self.target(frame.rgb, frame.time_s)
+        def track(frame: VideoFrame) -> tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, DetailTracker | None]]:
+            return frame, self.motion(frame.rgb, frame.time_s)
+
+        def detail(item: tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, DetailTracker | None]]) -> tuple[VideoFrame, TargetShape]:
+            frame, moved = item
+            return frame, self.with_detail(frame.rgb, *moved)
 
         def render(item: tuple[VideoFrame, TargetShape]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
             frame, target = item
@@ -405,12 +427,13 @@ class Animator:
 
         if not threads:
             for frame in frames:
-                yield mark(render(track(frame)))
+                yield mark(render(detail(track(frame))))
                 self.frames_done += 1
             return
         decoded = in_thread(frames, name="enliven-decode")
         tracked = map_in_thread(track, decoded, name="enliven-track")
-        planned = map_in_thread(plan, tracked, depth=1, name="enliven-plan")
+        detailed = map_in_thread(detail, tracked, depth=1, name="enliven-detail")
+        planned = map_in_thread(plan, detailed, depth=1, name="enliven-plan")
         rendered = map_in_thread(draw, planned, depth=1, name="enliven-draw")
         for item in map_in_thread(mark, rendered, name="enliven-mark"):
             self.frames_done += 1
