@@ -123,6 +123,21 @@ def test_reference_distance_prefers_the_matching_frame(astronaut_landmarks):
     assert all(scores[n] > 1.0 for n in candidates if n != "same")
 
 
+def test_reference_distance_counts_where_the_eyes_look(astronaut_landmarks):
+    """Gaze is transferred relative to the reference frame: a reference looking
+    aside would set the portrait's irises off for the whole clip."""
+    from enliven.face import topology as topo
+    from enliven.motion.measures import eye_distance
+
+    lm = astronaut_landmarks
+    aside = lm.copy()
+    for iris in (topo.RIGHT_IRIS, topo.LEFT_IRIS):
+        aside[list(iris), 0] += 0.06 * eye_distance(lm)  # a quarter of an eye width
+    bowed = apply_controls(lm, Controls(pitch=8))
+    assert reference_distance(lm, aside) > 1.0
+    assert reference_distance(lm, bowed) < reference_distance(lm, aside)
+
+
 def test_expression_measures(astronaut_landmarks):
     lm = astronaut_landmarks
     e = Expression.of(lm)

@@ -357,7 +357,9 @@ def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating
     """How far a driver frame is from the portrait in pose and expression.
 
     Used to choose the driver's reference frame: the frame that looks most like the
-    portrait. Pose difference in degrees/10 plus eye and mouth opening differences.
+    portrait. Pose difference in degrees/10 plus eye and mouth opening and gaze
+    differences. Gaze counts because it is transferred relative to the reference:
+    a reference looking aside would set every output's irises off by as much.
     """
     from enliven.motion.measures import Expression
 
@@ -365,7 +367,8 @@ def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating
     angle = rotation_angle_deg(fit.rotation)
     es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
     eyes = abs(es.eye_right - ed.eye_right) + abs(es.eye_left - ed.eye_left)
-    return angle / 10.0 + eyes / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.05
+    gaze = abs(es.gaze_x - ed.gaze_x) + abs(es.gaze_y - ed.gaze_y)
+    return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.05
 
 
 __all__ = ["HeadMotion", "RetargetConfig", "Retargeter", "Similarity", "TargetShape", "reference_distance", "umeyama"]
