@@ -148,3 +148,27 @@ def test_the_rasteriser_visits_every_pixel_a_box_scan_would():
         same = tri_id == want_id
         assert same.mean() > 0.995
         assert np.allclose(map_x[same], want_x[same], atol=1e-2)
+
+
+def test_a_moved_iris_uncovers_white_not_a_flat_patch(renderer, astronaut, astronaut_landmarks):
+    """Gaze to the side: the iris moves, and where it was the eye shows the
+    white made behind it (shaded like the rows beside it), not iris."""
+    lm = astronaut_landmarks
+    which = 0
+    iris = renderer._irises[which]
+    assert iris.white_at is not None  # the astronaut's eyes have white beside the iris
+    r = iris.radius
+    looking = lm.copy()
+    looking[list(topo.RIGHT_IRIS), 0] += 0.9 * r
+    out = renderer.render(_target(lm, looking))
+    cx, cy = iris.centre
+    lum = lambda im, x, y: float(im[int(round(y)), int(round(x))].astype(float).mean())  # noqa: E731
+    # Where the left part of the iris was: white now, far brighter than the iris.
+    was = (cx - 0.7 * r, cy)
+    assert lum(out, *was) > lum(astronaut, *was) + 25
+    # What shows there is the fill behind the iris, at that point of the eye.
+    x0, y0 = iris.box[:2]
+    fill = iris.white[int(round(was[1])) - y0, int(round(was[0])) - x0].astype(float).mean()
+    assert abs(lum(out, *was) - fill) < 20
+    # The iris is now to the right, as dark as it was.
+    assert lum(out, cx + 0.9 * r, cy) < lum(astronaut, cx - 2.2 * r, cy) - 25

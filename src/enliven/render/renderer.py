@@ -9,6 +9,8 @@ interior is blended in where the mouth opens wider than the portrait's.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, background_plate, refine_mask
+from enliven.render.eyefill import DISC, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
@@ -58,6 +61,9 @@ class _Iris:
     tris: NDArray[np.intp]  # indices into mesh.triangles of this eye's strip
     sclera_xy: tuple[float, float]  # a source pixel showing the white of the eye
     x_range: tuple[float, float] = (0.0, 0.0)  # source x of the eye's white, corner to corner
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # the eye's source box x0, y0, x1, y1 (inclusive)
+    white: NDArray[np.uint8] | None = None  # that box with the iris replaced by white (eyefill)
+    white_at: tuple[int, int] | None = None  # where the renderer's source image holds it
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,17 @@ class Renderer:
         self._map_buffers = [np.empty((height, width), np.float32) for _ in range(3)] if self.grid.scale < 1.0 else None
         self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
+        eyes = np.array([i.box for i in self._irises])
+        self._eye_box = (
+            slice(int(eyes[:, 1].min()), min(int(eyes[:, 3].max()) + 2, height)),
+            slice(int(eyes[:, 0].min()), min(int(eyes[:, 2].max()) + 2, width)),
+        )
+        # The image every frame samples: the portrait, then the eyes' whites
+        # below it (eyefill's atlas); self.portrait is a view of its top.
+        patches = [iris.white if self.config.irises else None for iris in self._irises]
+        self._source, places = with_atlas(self.portrait, patches)
+        self.portrait = self._source[:height]
+        self._irises = [dataclasses.replace(iris, white_at=at) for iris, at in zip(self._irises, places, strict=True)]
 
     @property
     def plans_overlap(self) -> bool:
@@ -169,7 +186,14 @@ class Renderer:
                 sclera = (float(best[0]), float(best[1]))
         corners_x = sorted(float(self.landmarks[i, 0]) for i in (topo.RIGHT_EYE_CORNERS if which == 0 else topo.LEFT_EYE_CORNERS))
         inset = 0.15 * (corners_x[1] - corners_x[0])  # keep off the corners' lids
-        return _Iris(centre, radius, tris, sclera, (corners_x[0] + inset, corners_x[1] - inset))
+        white = None
+        if x1 > x0 and y1 > y0:
+            eye = inside.reshape(y1 - y0 + 1, x1 - x0 + 1)
+            patch = self.portrait[y0 : y1 + 1, x0 : x1 + 1]
+            local = (float(centre[0]) - x0, float(centre[1]) - y0)
+            white = fill_white(patch, eye, local, radius)
+        x_range = (corners_x[0] + inset, corners_x[1] - inset)
+        return _Iris(centre, radius, tris, sclera, x_range, (int(x0), int(y0), int(x1), int(y1)), white)
 
     # ------------------------------------------------------------------------------
     def render(self, target: TargetShape) -> NDArray[np.uint8]:
@@ -201,6 +225,10 @@ class Renderer:
             shading = self._apply_detail(target.detail, map_x, map_y, tri_id, ux, uy)
         still = grid.snap_still(map_x, map_y)
         box = grid.moving_box(~still)
+        if self.config.irises:
+            # Irises move by the gaze even where nothing else does: keep the
+            # eyes in the box (they are a few hundred pixels).
+            box = _union(box, self._eye_box)
         if box is None:
             return _Plan(target, verts)
         # Person alpha where things move; 1 where they do not (exact portrait).
@@ -227,7 +255,7 @@ class Renderer:
             for x0, y0, x1, y1 in edited:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
-        composite(out, self.portrait, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft)
+        composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
@@ -345,19 +373,28 @@ class Renderer:
                 continue
             px, py = box_x[sel], box_y[sel]
             nx, ny = px - shift[0], py - shift[1]
+            # With a white fill, all of the disc it replaced (the iris and its
+            # dark rim) is uncovered, or the rim would stay behind as an arc.
+            reach = iris.radius * (DISC if iris.white_at is not None else 1.0)
             in_new = (nx - iris.centre[0]) ** 2 + (ny - iris.centre[1]) ** 2 < iris.radius**2
-            in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < iris.radius**2
+            in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < reach**2
             reveal = in_old & ~in_new
             # What the iris uncovers is white of the eye: mirror each such pixel
             # across the iris rim, along the row, into the white beside it (one
             # sampled point made a flat crescent); past the corners, fall back
             # to that point.
-            dx = px - iris.centre[0]
-            side = np.where(dx >= 0, 1.0, -1.0)
-            mirror_x = iris.centre[0] + side * (2.3 * iris.radius - np.abs(dx))
-            inside = (mirror_x >= iris.x_range[0]) & (mirror_x <= iris.x_range[1])
-            white_x = np.where(inside, mirror_x, iris.sclera_xy[0])
-            white_y = np.where(inside, py, iris.sclera_xy[1])
+            if iris.white_at is not None:
+                # The same point of the eye with the iris replaced by white.
+                bx0, by0, bx1, by1 = iris.box
+                white_x = np.clip(px, bx0, bx1) - bx0 + iris.white_at[0]
+                white_y = np.clip(py, by0, by1) - by0 + iris.white_at[1]
+            else:
+                dx = px - iris.centre[0]
+                side = np.where(dx >= 0, 1.0, -1.0)
+                mirror_x = iris.centre[0] + side * (2.3 * iris.radius - np.abs(dx))
+                inside = (mirror_x >= iris.x_range[0]) & (mirror_x <= iris.x_range[1])
+                white_x = np.where(inside, mirror_x, iris.sclera_xy[0])
+                white_y = np.where(inside, py, iris.sclera_xy[1])
             px = np.where(in_new, nx, np.where(reveal, white_x, px))
             py = np.where(in_new, ny, np.where(reveal, white_y, py))
             box_x[sel], box_y[sel] = px, py
@@ -404,6 +441,13 @@ class Renderer:
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
         region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
+
+
+def _union(a: tuple[slice, slice] | None, b: tuple[slice, slice]) -> tuple[slice, slice]:
+    """The smallest box holding both (``a`` may be None)."""
+    if a is None:
+        return b
+    return (slice(min(a[0].start, b[0].start), max(a[0].stop, b[0].stop)), slice(min(a[1].start, b[1].start), max(a[1].stop, b[1].stop)))
 
 
 def _locate(point: NDArray[np.float64], target: NDArray[np.float64], source: NDArray[np.float64], tris: NDArray[np.int32]) -> NDArray[np.float64] | None:
