@@ -406,14 +406,13 @@ class Animator:
             frame, target = item
             return frame, target, self.renderer.render(target)
 
-        # A Renderer whose plans may overlap renders in two halves, maps then
-        # frame, in two threads (512²: 52 -> 55-60 fps); otherwise, or for a
-        # renderer with render() only (a baseline), it renders in the second.
+        # A Renderer renders in two halves, maps then frame, in two threads (its
+        # plans share no buffer with draw(), so they overlap; 512²: 52 -> 55-60
+        # fps); a renderer with render() only (a baseline) renders in the second.
         def plan(item: tuple[VideoFrame, TargetShape]) -> tuple[VideoFrame, TargetShape, object]:
             frame, target = item
             renderer = self.renderer
-            split = getattr(renderer, "plans_overlap", False)
-            return frame, target, (renderer.plan(target) if split else None)
+            return frame, target, (renderer.plan(target) if hasattr(renderer, "plan") else None)
 
         def draw(item: tuple[VideoFrame, TargetShape, object]) -> tuple[VideoFrame, TargetShape, NDArray[np.uint8]]:
             frame, target, planned = item

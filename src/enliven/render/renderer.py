@@ -9,10 +9,8 @@ interior is blended in where the mouth opens wider than the portrait's.
 
 from __future__ import annotations
 
-import dataclasses
-
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -144,13 +142,7 @@ class Renderer:
         patches = [iris.white if self.config.irises else None for iris in self._irises]
         self._source, places = with_atlas(self.portrait, patches)
         self.portrait = self._source[:height]
-        self._irises = [dataclasses.replace(iris, white_at=at) for iris, at in zip(self._irises, places, strict=True)]
-
-    @property
-    def plans_overlap(self) -> bool:
-        """Whether plan(n + 1) may run while plan(n) is still being drawn (always:
-        a plan shares no buffer with draw())."""
-        return True
+        self._irises = [replace(iris, white_at=at) for iris, at in zip(self._irises, places, strict=True)]
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -379,16 +371,16 @@ class Renderer:
             in_new = (nx - iris.centre[0]) ** 2 + (ny - iris.centre[1]) ** 2 < iris.radius**2
             in_old = (px - iris.centre[0]) ** 2 + (py - iris.centre[1]) ** 2 < reach**2
             reveal = in_old & ~in_new
-            # What the iris uncovers is white of the eye: mirror each such pixel
-            # across the iris rim, along the row, into the white beside it (one
-            # sampled point made a flat crescent); past the corners, fall back
-            # to that point.
+            # What the iris uncovers is white of the eye.
             if iris.white_at is not None:
                 # The same point of the eye with the iris replaced by white.
                 bx0, by0, bx1, by1 = iris.box
                 white_x = np.clip(px, bx0, bx1) - bx0 + iris.white_at[0]
                 white_y = np.clip(py, by0, by1) - by0 + iris.white_at[1]
             else:
+                # No fill (no white beside the iris, or no room for the atlas):
+                # mirror each pixel across the iris rim, along the row, into the
+                # white beside it; past the corners, fall back to one white point.
                 dx = px - iris.centre[0]
                 side = np.where(dx >= 0, 1.0, -1.0)
                 mirror_x = iris.centre[0] + side * (2.3 * iris.radius - np.abs(dx))
