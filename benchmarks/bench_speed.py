@@ -210,7 +210,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     production_peak = peak_rss_mb()
     walls += [threaded_pass(animator, reference, driving, fps, end_s, tmp / f"{case}-threaded.mp4")[0] for _ in range(PASSES - 1)]
     threaded_wall_s = float(np.median(walls))
-    serial_extra = {"peak_after_passes_mb": peak_rss_mb()}
+    peak_after_passes = peak_rss_mb()
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     lost = 0
     start = time.perf_counter()
@@ -250,7 +250,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     serial.threaded_wall_s = threaded_wall_s
     serial.passes_s = walls
     serial.extra["peak_rss_mb"] = production_peak
-    serial.extra.update(serial_extra)
+    serial.extra["peak_after_passes_mb"] = peak_after_passes
     animator.close()
     return serial
 
@@ -634,7 +634,7 @@ def notes(results: dict[str, CaseResult]) -> list[str]:
         "frames); `encode` is `VideoWriter.write` (libx264 buffers frames, the flush at close "
         "is in the loop time only). Floor rows give decode/resize/encode median/p95 ms. "
         f"End-to-end, floor and point-warp throughput is the median of {PASSES} timed passes "
-        "after a warm-up; this shared 2-core machine varies by several percent between "
+        "(after a warm-up pass, but for the floor); this shared 2-core machine varies by several percent between "
         "passes and more between runs minutes apart (the passes are listed above). "
         "Each case ran in a fresh spawned process.",
         "",
