@@ -179,6 +179,7 @@ def animate(
     total = max(1, round((end_s - config.start_s) * info.fps))
     name = portrait_path.name
     with Animator(image, config, name=name, landmarks=points) as animator:
+        del image  # the Animator keeps the pixels it needs (1080p: 6 MB less)
         ref = find_reference(driving_path, animator.face, animator.tracker, config, info.fps)
         ref_index = ref.index
         ingredients = {"portrait": portrait_path, "driving": driving_path}

@@ -172,6 +172,25 @@ def test_mark_is_invisible_by_psnr_and_leaves_the_input(astronaut, clip):
     assert np.array_equal(marked[..., 0], marked[..., 1])  # same value on R, G, B
 
 
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_banded_mark_equals_the_whole_frame_mark(astronaut, adaptive):
+    # mark() works in bands of rows; the same sums on the whole frame at once
+    # (a height that is not a multiple of the band) must give the same pixels.
+    image = cv2.resize(astronaut, (300, 2 * wm._BAND + 37), interpolation=cv2.INTER_AREA)
+    marker = Watermarker((300, image.shape[0]), PAYLOAD, adaptive=adaptive)
+    if adaptive:
+        amp = np.clip(np.rint(marker.amplitude_map(image) * wm._AMP_ONE), 0, 255).astype(np.uint8)
+        amp = cv2.resize(amp, marker.size_wh, interpolation=cv2.INTER_LINEAR)
+        scale = 1.0 / (wm._AMP_ONE * wm._PATTERN_ONE)
+        plus = wm._rgb(cv2.multiply(amp, marker._plus, scale=scale))
+        minus = wm._rgb(cv2.multiply(amp, marker._minus, scale=scale))
+    else:
+        plus, minus = marker._plus, marker._minus
+    whole = cv2.subtract(cv2.add(image, plus), minus)
+    assert np.array_equal(marker.mark(image), whole)
+    assert not np.array_equal(whole, image)
+
+
 def test_uniform_mode_marks_and_detects(astronaut):
     marked = Watermarker((512, 512), PAYLOAD, adaptive=False).mark(astronaut)
     assert psnr(marked, astronaut) >= 42.0

@@ -97,12 +97,10 @@ class MediaPipeTracker:
             model_selection=0,
             min_detection_confidence=self.config.min_detection_confidence,
         )
-        self._still_mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=self.config.min_detection_confidence,
-        )
+        # The still-image mesh is made when a still is first asked for and freed
+        # when a clip starts (reset): it is not used while tracking, and at
+        # 1080p its ~20 MB sat on top of the whole run's peak.
+        self._still_mesh = None
         self._video_mesh = None
         self._window: tuple[int, int, int, int] | None = None
 
@@ -126,6 +124,13 @@ class MediaPipeTracker:
         """The face mesh of the face in ``box_xywh`` of a still image, or None."""
         height, width = rgb.shape[:2]
         window = _crop_window(box_xywh, self.config.crop_scale, width, height)
+        if self._still_mesh is None:
+            self._still_mesh = self._mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=self.config.min_detection_confidence,
+            )
         landmarks = self._mesh_on_window(self._still_mesh, rgb, window)
         if landmarks is None:
             return None
@@ -170,10 +175,12 @@ class MediaPipeTracker:
             self._window = want
 
     def reset(self) -> None:
-        """Start a new clip: forget the crop and the mesh's tracking state."""
-        if self._video_mesh is not None:
-            self._video_mesh.close()
-            self._video_mesh = None
+        """Start a new clip: forget the crop and the mesh's tracking state, and
+        free the still-image mesh (made again if a still is asked for)."""
+        for mesh in (self._video_mesh, self._still_mesh):
+            if mesh is not None:
+                mesh.close()
+        self._video_mesh = self._still_mesh = None
         self._window = None
 
     # -- shared -------------------------------------------------------------------
@@ -209,7 +216,6 @@ class MediaPipeTracker:
         self.reset()
         self._detector.close()
         self._near_detector.close()
-        self._still_mesh.close()
 
     def __enter__(self) -> MediaPipeTracker:
         return self

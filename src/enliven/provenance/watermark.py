@@ -415,20 +415,28 @@ class Watermarker:
                 f"got {rgb.shape} {rgb.dtype}"
             )
         rgb = np.ascontiguousarray(rgb)  # free when it already is (the usual case)
+        out = np.empty_like(rgb)
+        amp = None
         if self.adaptive:
             amp = np.clip(np.rint(self.amplitude_map(rgb) * _AMP_ONE), 0, 255)
             amp = cv2.resize(
                 amp.astype(np.uint8), self.size_wh, interpolation=cv2.INTER_LINEAR
             )
-            scale = 1.0 / (_AMP_ONE * _PATTERN_ONE)
-            plus = _rgb(cv2.multiply(amp, self._plus, scale=scale))
-            minus = _rgb(cv2.multiply(amp, self._minus, scale=scale))
-        else:
-            plus, minus = self._plus, self._minus
-        # Saturating add, then subtract, of the rounded positive and negative
-        # parts: a clipped signed add on uint8 with no wide temporaries.
-        out = cv2.add(rgb, plus)
-        return cv2.subtract(out, minus, dst=out)
+        scale = 1.0 / (_AMP_ONE * _PATTERN_ONE)
+        # In bands of rows: the per-pixel parts of the mark are made for one
+        # band at a time, so no full-frame temporaries (4 at 24 MB at 1080p).
+        for y0 in range(0, height, _BAND):
+            rows = slice(y0, min(y0 + _BAND, height))
+            if amp is not None:
+                plus = _rgb(cv2.multiply(amp[rows], self._plus[rows], scale=scale))
+                minus = _rgb(cv2.multiply(amp[rows], self._minus[rows], scale=scale))
+            else:
+                plus, minus = self._plus[rows], self._minus[rows]
+            # Saturating add, then subtract, of the rounded positive and negative
+            # parts: a clipped signed add on uint8 with no wide temporaries.
+            cv2.add(rgb[rows], plus, dst=out[rows])
+            cv2.subtract(out[rows], minus, dst=out[rows])
+        return out
 
     def amplitude_map(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         """RMS of the mark for this frame, on a grid 4 times coarser than the frame.
@@ -458,6 +466,7 @@ _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _MASK_STEP = 4  # the texture measure averages blocks of 4x4 pixels
 _AMP_ONE = 16  # fixed-point unit of the amplitude map (max 255 / 16 levels)
 _PATTERN_ONE = 32  # fixed-point unit of the unit-RMS pattern (max 8 sigma)
+_BAND = 64  # rows marked at a time
 
 
 def _rgb(values: NDArray[np.uint8]) -> NDArray[np.uint8]:
