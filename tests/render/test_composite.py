@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from enliven.render.composite import BAND, composite
+from enliven.render.composite import BAND, _runs, composite
 from enliven.render.sampling import WorkGrid
 
 
@@ -46,4 +46,19 @@ def test_banded_composite_equals_warping_and_blending_the_whole_box(seed, size_w
     assert diff.max() <= 1  # identity maps upsampled in float can round a level
     assert (diff == 0).mean() > 0.999
     assert not np.array_equal(out, portrait)  # something moved and was blended
+
+    # Told where alpha is 0, it copies the plate there instead: the same pixels.
+    clear = alpha <= 0.0
+    assert (clear & ~still).any()  # moving pure background exists in the scene
+    fast = portrait.copy()
+    composite(fast, portrait, plate, grid, box, (box_x, box_y, box_alpha), ~still, alpha < 1.0, clear)
+    assert np.array_equal(fast, out)
+
+
+def test_runs_join_across_small_gaps():
+    flags = np.zeros(40, bool)
+    flags[2:5] = flags[7:9] = flags[30:33] = True
+    assert _runs(flags) == [(2, 5), (7, 9), (30, 33)]
+    assert _runs(flags, gap=3) == [(2, 9), (30, 33)]
+    assert _runs(np.zeros(5, bool), gap=3) == []
 

@@ -78,6 +78,7 @@ class _Plan:
     moving: NDArray[np.bool_] | None = None
     soft: NDArray[np.bool_] | None = None
     shading: tuple[NDArray[np.float32], tuple[int, int, int, int]] | None = None
+    clear: NDArray[np.bool_] | None = None  # alpha 0: the plate alone
 
 
 class Renderer:
@@ -229,7 +230,7 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still & self._plate_differs] = 1.0
-        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading)
+        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading, alpha <= 0.0)
 
     def draw(self, plan: _Plan) -> NDArray[np.uint8]:
         """The second half of :meth:`render`: the frame from its maps."""
@@ -247,7 +248,7 @@ class Renderer:
             for x0, y0, x1, y1 in edited:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
-        composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft)
+        composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
