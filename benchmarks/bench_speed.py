@@ -216,7 +216,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     start = time.perf_counter()
     writer = VideoWriter(
         tmp / f"{case}.mp4", animator.size_wh, fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
+        audio_end_s=end_s, crf=config.crf, **config.encoder_options(animator.size_wh),
     )  # fmt: skip
     animator.start(reference.landmarks, reference.rgb)
     retargeter = animator.retargeter
@@ -263,7 +263,7 @@ def threaded_pass(animator, reference, driving: Path, fps: float, end_s: float |
     start = time.perf_counter()
     with VideoWriter(
         out, animator.size_wh, fps, audio_source=driving, audio_end_s=end_s, crf=config.crf,
-        preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
+        **config.encoder_options(animator.size_wh),
     ) as writer:  # fmt: skip
         animator.start(reference.landmarks, reference.rgb)
         for _, _, frame in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
@@ -299,7 +299,7 @@ def _floor_pass(driving, out, size_wh, fps, end_s, config, times):
     start = time.perf_counter()
     writer = VideoWriter(
         out, (width, height), fps, audio_source=driving,
-        audio_end_s=end_s, crf=config.crf, preset=config.encoder_preset((width, height)), tune=config.encoder_tune((width, height)),
+        audio_end_s=end_s, crf=config.crf, **config.encoder_options((width, height)),
     )  # fmt: skip
     for frame, decode_s in timed_frames(driving, end_s, fps):
         b = time.perf_counter()
@@ -483,7 +483,7 @@ def header(inputs: Inputs, frames: int) -> list[str]:
         f"av {version('av')}, numba {version('numba')}, enliven {version('enliven')}",
         f"- Date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- Inputs: {inputs.description}; at most {frames} frames; "
-        "default `AnimateConfig()` (crf 18, preset auto: veryfast up to 1 MP, superfast above; "
+        "default `AnimateConfig()` (crf 18, preset auto: veryfast with me=dia:subme=1 up to 1 MP, superfast with zerolatency above; "
         f"work_size {AnimateConfig().render.work_size})",
         "",
     ]

@@ -198,7 +198,7 @@ def animate(
             audio_start_s=config.start_s,
             audio_end_s=config.end_s,
             crf=config.crf,
-            preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh),
+            **config.encoder_options(animator.size_wh),
             metadata=tags,
             finalize=sign(output_path.name),
         ) as writer:
@@ -305,7 +305,7 @@ def demo(
         sign = _signer(ingredients, settings, identity)
         wanted = set(sample_indices(total, SHEET_COLUMNS))
         pairs = []
-        with VideoWriter(output_path, animator.size_wh, fps, crf=config.crf, preset=config.encoder_preset(animator.size_wh), tune=config.encoder_tune(animator.size_wh), metadata=tags, finalize=sign(output_path.name)) as writer:
+        with VideoWriter(output_path, animator.size_wh, fps, crf=config.crf, **config.encoder_options(animator.size_wh), metadata=tags, finalize=sign(output_path.name)) as writer:
             for k, (time_s, controls) in enumerate(demo_performance(fps, duration_s)):
                 driver = apply_controls(source, controls).astype(np.float32)
                 target = retargeter.step(FaceObservation(driver, animator.face.box_xywh), time_s)

@@ -58,7 +58,7 @@ class AnimateConfig:
     start_s: float = 0.0  # driving clip window start, seconds
     end_s: float | None = None  # driving clip window end, seconds; None: to the end
     crf: int = 18  # H.264 quality, 0..51 (lower is better)
-    preset: str = "auto"  # libx264 speed preset; auto: veryfast up to 1 MP, superfast above
+    preset: str = "auto"  # libx264 speed preset; auto: veryfast (cheaper search) up to 1 MP, superfast above
     sign_key: Path | None = None  # PEM key signing the C2PA manifest; None: local key
     sign_cert: Path | None = None  # PEM certificate chain for sign_key
 
@@ -86,6 +86,23 @@ class AnimateConfig:
         if self.preset != "auto":
             return None
         return None if size_wh[0] * size_wh[1] <= 1_000_000 else "zerolatency"
+
+    def encoder_params(self, size_wh: tuple[int, int]) -> str | None:
+        """Extra x264 parameters: up to a megapixel, veryfast's motion search
+        made cheaper (``me=dia:subme=1``). On a 512² talking head, measured:
+        encoder CPU 4.0 -> 2.9 ms a frame, 0.2 dB lower PSNR at the same crf,
+        a file 10% larger. Above a megapixel superfast already searches so."""
+        if self.preset != "auto":
+            return None
+        return "me=dia:subme=1" if size_wh[0] * size_wh[1] <= 1_000_000 else None
+
+    def encoder_options(self, size_wh: tuple[int, int]) -> dict[str, str | None]:
+        """``preset``, ``tune`` and ``params`` for :class:`~enliven.io.video.VideoWriter`."""
+        return {
+            "preset": self.encoder_preset(size_wh),
+            "tune": self.encoder_tune(size_wh),
+            "params": self.encoder_params(size_wh),
+        }
 
     def __post_init__(self) -> None:
         if not 64 <= self.max_size <= 8192:

@@ -493,3 +493,14 @@ def test_colours_survive_and_the_matrix_is_tagged(tmp_path: Path) -> None:
     back = next(read_frames(path)).rgb
     centres = back[32, 8::16].astype(int)
     assert np.abs(centres - np.array(colours)).max() <= 6
+
+
+def test_extra_x264_params_reach_the_encoder(tmp_path: Path) -> None:
+    # x264 writes its settings into the stream (an SEI message): read them back.
+    frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    for params, expected in ((None, b" me=hex subme=2 "), ("me=dia:subme=1", b" me=dia subme=1 ")):
+        out = tmp_path / f"p{params is None}.mp4"
+        with VideoWriter(out, (64, 64), 25.0, preset="veryfast", params=params) as writer:
+            for _ in range(3):
+                writer.write(frame)
+        assert expected in out.read_bytes()

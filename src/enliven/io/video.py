@@ -538,6 +538,8 @@ class VideoWriter:
         The audio never runs longer than the video.
     crf, preset, tune : libx264 quality (0-51, lower is better), speed preset and
         optional tuning.
+    params : str, optional
+        Extra libx264 parameters, ``key=value`` pairs joined by ``:``.
     metadata : dict of str to str, optional
         Container metadata (e.g. ``title``, ``comment``).
     finalize : callable, optional
@@ -557,6 +559,7 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "veryfast",
         tune: str | None = None,
+        params: str | None = None,
         metadata: dict[str, str] | None = None,
         finalize: Callable[[Path], None] | None = None,
     ) -> None:
@@ -617,6 +620,8 @@ class VideoWriter:
             codec_options = {"crf": str(int(crf)), "preset": preset}
             if tune:
                 codec_options["tune"] = tune
+            if params:
+                codec_options["x264-params"] = params
             vs = self._container.add_stream(
                 "libx264", rate=self._rate, options=codec_options
             )
