@@ -42,6 +42,7 @@ SIGNAL_RANGE = {
 SIGNALS = tuple(SIGNAL_RANGE)
 NEUTRAL_SHARE = 0.1
 MAX_LAG = 5  # frames searched either way for the lip lag
+OPEN_SHARE = 0.75  # an eye is open at this share of its median opening
 
 
 # --------------------------------------------------------------- image metrics
@@ -201,6 +202,36 @@ def signals(seq: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
         for name, value in values.items():
             out[name][k] = value
     return out
+
+
+def open_eyed(driver: dict[str, NDArray[np.float64]]) -> NDArray[np.bool_]:
+    """Frames in which both of the driver's eyes are open: each at least
+    OPEN_SHARE of its median opening in the clip.
+
+    Gaze is read from the iris against the lids, so while an eye closes it
+    follows the lids, not the eye: in a blink "gaze y" swings by a quarter of
+    an eye width. Gaze is compared only on these frames.
+    """
+    ok = np.ones(len(driver["eye_right"]), bool)
+    for name in ("eye_right", "eye_left"):
+        values = driver[name]
+        if np.isnan(values).all():
+            return ~ok
+        ok &= values >= OPEN_SHARE * np.nanmedian(values)  # NaN compares False
+    return ok
+
+
+def gaze_on_open_eyes(
+    driver: dict[str, NDArray[np.float64]], output: dict[str, NDArray[np.float64]]
+) -> None:
+    """Set gaze to NaN, in both, on frames where the driver's eyes are not open."""
+    closed = ~open_eyed(driver)
+    for signals_ in (driver, output):
+        for name in ("gaze_x", "gaze_y"):
+            values = signals_[name].copy()
+            n = min(len(values), len(closed))
+            values[:n][closed[:n]] = np.nan
+            signals_[name] = values
 
 
 def varies(driver: NDArray[np.float64], name: str) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from quality_metrics import (
     SIGNALS,
+    gaze_on_open_eyes,
     jitter,
     landmark_distance,
     lip_lag,
@@ -91,6 +92,7 @@ class CrossRow:
     def of(cls, portrait: str, clip: str, method: str, out, driver, static) -> CrossRow:
         drv, got = signals(driver.landmarks), signals(out.landmarks)
         n = min(len(driver.landmarks), len(out.landmarks))
+        gaze_on_open_eyes(drv, got)
         r = {
             name: pearson(drv[name][:n], got[name][:n])
             if varies(drv[name], name)

@@ -1,0 +1,29 @@
+"""The quality benchmark's gaze gate (benchmarks/quality_metrics.py)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from quality_metrics import OPEN_SHARE, gaze_on_open_eyes, open_eyed  # noqa: E402
+
+
+def _signals(n: int) -> dict[str, np.ndarray]:
+    return {name: np.full(n, value) for name, value in
+            (("eye_right", 0.3), ("eye_left", 0.3), ("gaze_x", 0.0), ("gaze_y", 0.0))}  # fmt: skip
+
+
+def test_gaze_is_compared_only_while_both_driver_eyes_are_open():
+    driver, output = _signals(10), _signals(12)
+    driver["eye_right"][3] = 0.0  # a blink
+    driver["eye_left"][6] = 0.3 * OPEN_SHARE * 0.9  # a squint, past the share
+    driver["eye_left"][7] = np.nan  # face lost
+    assert open_eyed(driver).tolist() == [True] * 3 + [False] + [True] * 2 + [False, False] + [True] * 2
+    gaze_on_open_eyes(driver, output)
+    for signals in (driver, output):
+        for name in ("gaze_x", "gaze_y"):
+            assert np.isnan(signals[name][[3, 6, 7]]).all()
+            assert not np.isnan(np.delete(signals[name][:10], [3, 6, 7])).any()
+    assert not np.isnan(output["gaze_y"][10:]).any()  # past the driver: untouched
+    assert not np.isnan(driver["eye_right"][:3]).any()  # other signals untouched
