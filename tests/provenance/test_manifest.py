@@ -472,3 +472,17 @@ def test_config_dir_precedence(tmp_path: Path, monkeypatch) -> None:
     assert config_dir() == tmp_path / "override"
     assert not (tmp_path / "override").exists()  # only named, not created
     assert os.environ["ENLIVEN_CONFIG_DIR"] == str(tmp_path / "override")
+
+
+def test_signing_uses_a_file_backed_store_below_half_a_gigabyte():
+    # Measured with c2pa 0.38 (see manifest._BACKING_STORE_BELOW): the store
+    # halves signing's memory up to a few hundred MB and costs more above.
+    from enliven.provenance import manifest
+
+    small = manifest._sign_settings(40 * 2**20)
+    large = manifest._sign_settings(manifest._BACKING_STORE_BELOW)
+    assert small["core"]["backing_store_memory_threshold_in_mb"] == 1
+    assert "backing_store_memory_threshold_in_mb" not in large["core"]
+    for settings in (small, large):  # still offline either way
+        assert settings["core"]["allowed_network_hosts"] == []
+        assert settings["verify"]["remote_manifest_fetch"] is False
