@@ -61,4 +61,10 @@ def test_runs_join_across_small_gaps():
     assert _runs(flags) == [(2, 5), (7, 9), (30, 33)]
     assert _runs(flags, gap=3) == [(2, 9), (30, 33)]
     assert _runs(np.zeros(5, bool), gap=3) == []
+    # Only across gaps that are all `within` (plate-only columns, not still ones).
+    within = np.zeros(40, bool)
+    within[5:7] = True
+    assert _runs(flags, gap=3, within=within) == [(2, 9), (30, 33)]
+    within[6] = False
+    assert _runs(flags, gap=3, within=within) == [(2, 5), (7, 9), (30, 33)]
 

@@ -25,16 +25,19 @@ _GAP = 64  # remap runs fewer columns apart than this as one
 _CROSS = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
-def _runs(flags: NDArray[np.bool_], gap: int = 0) -> list[tuple[int, int]]:
+def _runs(
+    flags: NDArray[np.bool_], gap: int = 0, within: NDArray[np.bool_] | None = None
+) -> list[tuple[int, int]]:
     """(start, stop) of each run of True in a 1-D array; runs fewer than ``gap``
-    columns apart are joined."""
+    columns apart are joined where ``within`` is True all across the gap."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
     runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
     if gap <= 0 or len(runs) < 2:
         return runs
     joined = [runs[0]]
     for start, stop in runs[1:]:
-        if start - joined[-1][1] < gap:
+        end = joined[-1][1]
+        if start - end < gap and (within is None or within[end:start].all()):
             joined[-1] = (joined[-1][0], stop)
         else:
             joined.append((start, stop))
@@ -85,8 +88,9 @@ def composite(
             band_moving = band_moving & band_solid
         band_soft = soft[r0 : r1 + 1].any(axis=0)[cols] & band_moving
         # A remap call costs more than its pixels when it is narrow: runs a few
-        # columns apart are remapped as one (the plate goes over the gap after).
-        for c0, c1 in _runs(band_moving, gap=_GAP):
+        # plate-only columns apart are remapped as one (the plate goes over the
+        # gap after); still columns are never remapped.
+        for c0, c1 in _runs(band_moving, gap=_GAP, within=clear_cols):
             x0, x1 = xs.start + c0, xs.start + c1
             target = out[y0:y1, x0:x1]
             cv2.remap(portrait, map_x[b0:b1, c0:c1], map_y[b0:b1, c0:c1], cv2.INTER_LINEAR,
