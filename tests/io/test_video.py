@@ -5,6 +5,7 @@ import types
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -504,3 +505,58 @@ def test_extra_x264_params_reach_the_encoder(tmp_path: Path) -> None:
             for _ in range(3):
                 writer.write(frame)
         assert expected in out.read_bytes()
+
+
+def _tagged_clip(path: Path, rgb: np.ndarray, space: int, colour_range: int) -> Path:
+    """Two lossless frames of ``rgb`` whose stream carries the given colour tags."""
+    height, width = rgb.shape[:2]
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=25, options={"crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.colorspace, stream.codec_context.color_range = space, colour_range
+        for k in range(2):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("space", "colour_range", "fast"), [
+    (6, 1, True), (5, 1, True), (2, 0, True), (1, 1, True),  # BT.601 x3, BT.709
+    (9, 1, False), (1, 2, False),  # BT.2020 and full range: swscale
+])  # fmt: skip
+def test_frames_convert_with_their_own_matrix(tmp_path: Path, space: int, colour_range: int, fast: bool) -> None:
+    # OpenCV converts the usual limited-range BT.601/709 frames (a BT.709 one
+    # through a 3x3 correction); the rest go to swscale. Either way the colours
+    # are swscale's, but for its one-level bias and chroma interpolation.
+    from enliven.io.video import _fast_rgb
+
+    rng = np.random.default_rng(0)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (64, 80, 3), np.uint8), (0, 0), 4)
+    rgb = np.clip((rgb.astype(float) - 128) * 3 + 128, 0, 255).astype(np.uint8)
+    clip = _tagged_clip(tmp_path / "tagged.mp4", rgb, space, colour_range)
+    with av.open(str(clip)) as box:
+        frame = next(box.decode(video=0))
+        swscale = frame.to_ndarray(format="rgb24").astype(int)
+        ours = _fast_rgb(frame)
+    assert (ours is not None) == fast
+    got = next(read_frames(clip)).rgb.astype(int)
+    diff = got - swscale
+    assert np.abs(diff).mean() < 1.6 and np.abs(diff).max() <= 4
+    # No channel is shifted against another (a wrong matrix shifts hues).
+    means = diff.mean(axis=(0, 1))
+    assert means.max() - means.min() < 0.6
+
+
+def test_fast_conversion_returns_our_own_colours_unbiased(tmp_path: Path) -> None:
+    # Our writer's BT.601 I420 (crf 0) read back: no bias in any channel.
+    rng = np.random.default_rng(1)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (64, 80, 3), np.uint8), (0, 0), 6)
+    rgb = np.clip((rgb.astype(float) - 128) * 2 + 128, 0, 255).astype(np.uint8)
+    path = _write(tmp_path / "own.mp4", [rgb] * 2, crf=0)
+    diff = next(read_frames(path)).rgb.astype(int) - rgb
+    assert np.abs(diff).mean() < 1.2
+    assert np.abs(diff.mean(axis=(0, 1))).max() < 0.3

@@ -183,8 +183,50 @@ def _rotation_ccw(frame: av.VideoFrame) -> int:
 _BT601_MATRIX, _TV_RANGE, _BT709_PRIMARIES, _BT709_TRC = 6, 1, 1, 1
 
 
+def _rgb_matrix(kr: float, kb: float) -> NDArray[np.float64]:
+    """RGB from (Y', Cb, Cr) scaled to full range, for luma weights kr, kb."""
+    kg = 1.0 - kr - kb
+    return np.array([
+        [1.0, 0.0, 2.0 * (1.0 - kr)],
+        [1.0, -2.0 * (1.0 - kb) * kb / kg, -2.0 * (1.0 - kr) * kr / kg],
+        [1.0, 2.0 * (1.0 - kb), 0.0],
+    ])  # fmt: skip
+
+
+# OpenCV decodes I420 with the BT.601 matrix only; a BT.709 frame is that result
+# times this (exact but where BT.601 clipped a channel).
+_BT601_TO_BT709 = (_rgb_matrix(0.2126, 0.0722) @ np.linalg.inv(_rgb_matrix(0.299, 0.114))).astype(np.float32)
+# AVColorSpace values: BT.709, unspecified (swscale takes BT.601), BT.470BG, SMPTE 170M.
+_BT709_SPACE, _BT601_SPACES = 1, (2, 5, 6)
+_JPEG_RANGE = 2
+
+
+def _fast_rgb(frame: av.VideoFrame) -> NDArray[np.uint8] | None:
+    """A limited-range BT.601/709 yuv420p frame converted by OpenCV (SIMD, 0.3
+    ms at 512² against swscale's 1.2 ms); None for anything else."""
+    width, height = frame.width, frame.height
+    space = frame.colorspace
+    if (
+        frame.format.name != "yuv420p"
+        or width % 2
+        or height % 2
+        or frame.color_range == _JPEG_RANGE
+        or (space != _BT709_SPACE and space not in _BT601_SPACES)
+    ):
+        return None
+    yuv = frame.to_ndarray()
+    if yuv.shape != (height * 3 // 2, width):
+        return None
+    rgb = cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+    if space == _BT709_SPACE:
+        rgb = cv2.transform(rgb, _BT601_TO_BT709)
+    return rgb
+
+
 def _to_rgb(frame: av.VideoFrame) -> NDArray[np.uint8]:
-    rgb = frame.to_ndarray(format="rgb24")
+    rgb = _fast_rgb(frame)
+    if rgb is None:
+        rgb = frame.to_ndarray(format="rgb24")
     turns = _rotation_ccw(frame)
     if turns:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
