@@ -125,12 +125,7 @@ class MediaPipeTracker:
         height, width = rgb.shape[:2]
         window = _crop_window(box_xywh, self.config.crop_scale, width, height)
         if self._still_mesh is None:
-            self._still_mesh = self._mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                max_num_faces=1,
-                refine_landmarks=True,
-                min_detection_confidence=self.config.min_detection_confidence,
-            )
+            self._still_mesh = self._face_mesh(still=True)
         landmarks = self._mesh_on_window(self._still_mesh, rgb, window)
         if landmarks is None:
             return None
@@ -141,13 +136,7 @@ class MediaPipeTracker:
         """The face mesh in the next video frame (tracking mode), or None if lost."""
         height, width = rgb.shape[:2]
         if self._video_mesh is None:
-            self._video_mesh = self._mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False,
-                max_num_faces=1,
-                refine_landmarks=True,
-                min_detection_confidence=self.config.min_detection_confidence,
-                min_tracking_confidence=self.config.min_tracking_confidence,
-            )
+            self._video_mesh = self._face_mesh(still=False)
         if self._window is None:
             # A driving frame that full range misses may be a close-up: ask the
             # short-range model too (portraits have a retry ladder of their own).
@@ -184,6 +173,18 @@ class MediaPipeTracker:
         self._window = None
 
     # -- shared -------------------------------------------------------------------
+    def _face_mesh(self, *, still: bool):  # -> a mediapipe FaceMesh
+        """One face with iris landmarks; ``still``: each image on its own, else
+        tracking from frame to frame (mediapipe ignores the tracking confidence
+        for stills)."""
+        return self._mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=still,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=self.config.min_detection_confidence,
+            min_tracking_confidence=self.config.min_tracking_confidence,
+        )
+
     @staticmethod
     def _mesh_on_window(
         mesh: object, rgb: NDArray[np.uint8], window: tuple[int, int, int, int]
