@@ -85,8 +85,7 @@ def with_atlas(
         return portrait, places
     source = np.empty((h + PAD_ROWS + height, w, 3), np.uint8)
     source[:h] = portrait
-    source[h : h + PAD_ROWS] = portrait[-1]
-    source[h + PAD_ROWS :] = portrait[-1]
+    source[h:] = portrait[-1]  # the pad rows, and the atlas around the patches
     for patch, at in zip(patches, places, strict=True):
         if at is not None:
             source[at[1] : at[1] + patch.shape[0], at[0] : at[0] + patch.shape[1]] = patch
