@@ -260,6 +260,64 @@ def test_audio_window_stays_in_sync(tmp_path: Path, start_s: float) -> None:
     assert abs(best) <= 2, best
 
 
+def _packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(audio=0) if p.size]
+
+
+def test_aac_from_mp4_is_copied_sample_exact(tmp_path: Path) -> None:
+    rate = 44100
+    clip = write_clip(tmp_path / "drive.mp4", [smooth_frame(i) for i in range(50)],
+                      audio_s=2.05, audio_rate=rate)  # fmt: skip
+    frames = [f.rgb for f in read_frames(clip, end_s=0.8)]
+    out = _write(tmp_path / "o.mp4", frames, audio_source=clip, audio_end_s=0.8)
+
+    # Copied, not re-encoded: the output's packets are the source's first ones.
+    got_packets, source = _packets(out), _packets(clip)
+    assert got_packets == source[: len(got_packets)]
+    # The sound is the source's, sample for sample (the priming still skipped),
+    # minus at most the last AAC frame, which would run past the video.
+    got, want = decoded_audio(out), decoded_audio(clip)
+    assert 0.8 * rate - 1024 <= len(got) <= 0.8 * rate
+    np.testing.assert_array_equal(got, want[: len(got)])
+    assert stream_durations(out)["audio"] <= 0.8
+
+
+def test_audio_window_not_at_start_is_reencoded(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "drive.mp4", [smooth_frame(i) for i in range(50)],
+                      audio_s=2.05)  # fmt: skip
+    frames = [f.rgb for f in read_frames(clip, start_s=0.4, end_s=1.2)]
+    out = _write(tmp_path / "o.mp4", frames, audio_source=clip,
+                 audio_start_s=0.4, audio_end_s=1.2)  # fmt: skip
+    assert not set(_packets(out)) & set(_packets(clip))
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov"])
+def test_audio_in_other_containers_stays_in_sync(tmp_path: Path, suffix: str) -> None:
+    rate, start_s = 44100, 0.4
+    clip = write_clip(tmp_path / "drive.mp4", [smooth_frame(i) for i in range(50)],
+                      audio_s=2.05, audio_rate=rate)  # fmt: skip
+    frames = [f.rgb for f in read_frames(clip, start_s=start_s, end_s=start_s + 0.8)]
+    out = _write(tmp_path / f"o{suffix}", frames, audio_source=clip,
+                 audio_start_s=start_s, audio_end_s=start_s + 0.8)  # fmt: skip
+    got = decoded_audio(out)
+    assert len(got) == pytest.approx(0.8 * rate, abs=1024)
+    got = got[2000:6000]
+    first = round(start_s * rate) + 2000
+    best = max(range(-600, 601), key=lambda lag: float(
+        np.dot(got, tone(len(got), rate, 1, t0=first + lag)[0])))  # fmt: skip
+    assert abs(best) <= 2, best
+
+
+def test_adts_aac_is_reencoded(tmp_path: Path) -> None:
+    adts = write_tone(tmp_path / "tone.aac", seconds=1.2)
+    out = _write(tmp_path / "o.mp4", [smooth_frame(i) for i in range(30)],
+                 audio_source=adts)  # fmt: skip
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert decoded_audio_seconds(out) == pytest.approx(1.2, abs=0.03)
+
+
 def test_audio_window_shorter_than_video(tmp_path: Path) -> None:
     tone = write_tone(tmp_path / "tone.m4a", seconds=1.2)
     out = _write(tmp_path / "o.mp4", [smooth_frame(i) for i in range(30)],

