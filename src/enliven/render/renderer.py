@@ -22,7 +22,7 @@ from enliven.motion.detail import DetailField
 from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
-from enliven.render.background import Segmenter, background_plate, refine_mask
+from enliven.render.background import Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
@@ -112,6 +112,7 @@ class Renderer:
             raw = segmenter.person_mask(self.portrait)
             oval = self.landmarks[list(topo.FACE_OVAL)]
             self.mask = refine_mask(raw, oval, self.iod * 2.5)
+            self.mask = add_strands(self.portrait, self.mask, self.iod, float(self.landmarks[topo.CHIN, 1]))
         else:
             self.mask = np.ones((height, width), np.float32)
         self.plate = background_plate(self.portrait, self.mask)
