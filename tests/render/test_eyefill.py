@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from enliven.render.eyefill import DISC, PAD_ROWS, fill_white, with_atlas
+from enliven.render.eyefill import DISC, PAD_ROWS, drawn_iris_radius, fill_white, with_atlas
 
 
 def _eye(h=40, w=80, r=9.0, white=(235, 228, 220), iris=(60, 40, 30)):
@@ -59,3 +59,33 @@ def test_the_atlas_keeps_the_portrait_on_top_and_replicates_its_last_row():
     assert places[0] is not None and places[1] is None
     same, none = with_atlas(portrait, [None])
     assert same is portrait and none == [None]
+
+
+def _drawn(scale: float, outer=(150, 200, 230)) -> tuple:
+    """A cartoon eye whose drawn iris is ``scale`` times the tracker's radius 9:
+    dark blue inside, a light blue outer band, on white."""
+    patch, opening, centre, r, _ = _eye(h=48, w=100)
+    ys, xs = np.mgrid[0:48, 0:100]
+    dist = np.hypot(xs - centre[0], ys - centre[1])
+    patch[(dist <= scale * r) & opening] = outer
+    patch[(dist <= 0.7 * scale * r) & opening] = (40, 90, 150)
+    return patch, opening, centre, r
+
+
+def test_a_drawn_iris_larger_than_the_trackers_is_measured():
+    for scale in (1.3, 1.6):
+        patch, opening, centre, r = _drawn(scale)
+        got = drawn_iris_radius(patch, opening, centre, r)
+        # The light blue band is iris, not white; the step is 5% of the radius.
+        assert scale * r - 0.1 * r <= got <= scale * r + 0.1 * r, (scale, got / r)
+
+
+def test_a_human_sized_iris_keeps_the_trackers_radius():
+    patch, opening, centre, r, _ = _eye()
+    assert r <= drawn_iris_radius(patch, opening, centre, r) <= 1.05 * r  # one 5% step
+
+
+def test_no_white_of_the_eye_keeps_the_trackers_radius():
+    patch, opening, centre, r = _drawn(1.6)
+    patch[opening] = (150, 200, 230)  # all iris: nothing to tell the rim by
+    assert drawn_iris_radius(patch, opening, centre, r) == r

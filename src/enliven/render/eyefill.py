@@ -19,6 +19,52 @@ PAD_ROWS = 32  # copies of the portrait's last row between it and the atlas
 DISC = 1.2  # of the iris radius: the disc replaced (the iris and its dark rim)
 
 
+MAX_DRAWN = 2.0  # the largest drawn iris looked for, over the tracker's iris radius
+WHITE_SHARE = 0.67  # of the way from the iris's whiteness to the white's: the rim
+
+
+def drawn_iris_radius(
+    patch: NDArray[np.uint8], eye: NDArray[np.bool_], centre: tuple[float, float], radius: float
+) -> float:
+    """The radius of the iris as drawn, where it is larger than the tracker's.
+
+    The face mesh sizes the iris for a human eye; cartoons and anime draw it up
+    to twice as large, and a layer cut at the tracker's radius leaves the rest of
+    the drawn iris behind as a ring when the gaze moves. Along the rows beside
+    the iris (above and below, the lids cover it), the first radius from
+    0.8 ``radius`` outwards at which the pixels turn as white as the white of
+    the eye (their darkest channel past halfway from the iris's to the white's)
+    is the drawn rim. Returns ``radius`` when no such rim is found, when it is
+    smaller, or when the eye shows no white that stands out from the iris.
+    """
+    h, w = eye.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    dx, dy = xs - centre[0], ys - centre[1]
+    dist = np.hypot(dx, dy)
+    side = eye & (np.abs(dy) <= 0.5 * np.abs(dx))  # rows beside the iris, within 27 degrees
+    lo = patch.min(axis=2).astype(np.float32)
+    whiteness = lo - (patch.max(axis=2) - lo)  # bright and grey: the white of the eye
+    inner = eye & (dist < 0.7 * radius)
+    outer = side & (dist > MAX_DRAWN * radius * 0.9)
+    if inner.sum() < 5 or outer.sum() < 5:
+        outer = side & (dist > 1.2 * radius)
+        if inner.sum() < 5 or outer.sum() < 5:
+            return radius
+    w_in = float(np.median(whiteness[inner]))
+    w_out = float(np.percentile(whiteness[side & (dist > radius)], 90))
+    if w_out - w_in < 40.0:
+        return radius
+    mid = w_in + WHITE_SHARE * (w_out - w_in)
+    step = max(radius * 0.05, 0.5)
+    r = 0.8 * radius
+    while r <= MAX_DRAWN * radius:
+        ring = side & (dist >= r) & (dist < r + step)
+        if ring.sum() >= 2 and float(np.median(whiteness[ring])) > mid:
+            return max(radius, r)
+        r += step
+    return radius
+
+
 def fill_white(
     patch: NDArray[np.uint8], eye: NDArray[np.bool_], centre: tuple[float, float], radius: float
 ) -> NDArray[np.uint8] | None:

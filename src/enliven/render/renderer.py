@@ -23,7 +23,7 @@ from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
 from enliven.render.background import Segmenter, add_strands, background_plate, refine_mask
-from enliven.render.eyefill import DISC, fill_white, with_atlas
+from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
@@ -171,6 +171,10 @@ class Renderer:
             pts = np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float32)
             contour = poly.astype(np.float32).reshape(-1, 1, 2)
             inside = np.array([cv2.pointPolygonTest(contour, (float(px), float(py)), False) > 0 for px, py in pts])
+            eye = inside.reshape(y1 - y0 + 1, x1 - x0 + 1)
+            patch = self.portrait[y0 : y1 + 1, x0 : x1 + 1]
+            local = (float(centre[0]) - x0, float(centre[1]) - y0)
+            radius = drawn_iris_radius(patch, eye, local, radius)
             outside_iris = np.linalg.norm(pts - centre, axis=1) > radius * 1.2
             good = inside & outside_iris
             if good.any():
@@ -182,9 +186,6 @@ class Renderer:
         inset = 0.15 * (corners_x[1] - corners_x[0])  # keep off the corners' lids
         white = None
         if x1 > x0 and y1 > y0:
-            eye = inside.reshape(y1 - y0 + 1, x1 - x0 + 1)
-            patch = self.portrait[y0 : y1 + 1, x0 : x1 + 1]
-            local = (float(centre[0]) - x0, float(centre[1]) - y0)
             white = fill_white(patch, eye, local, radius)
         x_range = (corners_x[0] + inset, corners_x[1] - inset)
         return _Iris(centre, radius, tris, sclera, x_range, (int(x0), int(y0), int(x1), int(y1)), white)
