@@ -172,3 +172,36 @@ def test_a_moved_iris_uncovers_white_not_a_flat_patch(renderer, astronaut, astro
     assert abs(lum(out, *was) - fill) < 20
     # The iris is now to the right, as dark as it was.
     assert lum(out, cx + 0.9 * r, cy) < lum(astronaut, cx - 2.2 * r, cy) - 25
+
+
+def test_a_coarse_working_grid_still_traces_the_lids_at_output_resolution(astronaut, astronaut_landmarks):
+    """The eye opening an iris is clipped to: the lids' polygon at output
+    resolution, not the working grid's blocks, and still hidden where the
+    working buffer says something is in front."""
+    import cv2
+
+    r = Renderer(astronaut, astronaut_landmarks, RenderConfig(work_size=200, background=False))
+    assert r.scale < 0.5  # working pixels are over two output pixels wide
+    verts = r.mesh.vertices
+    loop = topo.eye_loop(topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS)
+    pts = verts[loop, :2]
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + 4
+    exact = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(exact, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], 1, shift=4)
+    # What the working grid sees: the polygon at its resolution, blown up in blocks.
+    s = r.scale
+    work = np.zeros((int(y1 * s) + 2, int(x1 * s) + 2), np.uint8)
+    cv2.fillPoly(work, [np.round(pts * s * 16).astype(np.int32)], 1, shift=4)
+    ys = ((np.arange(y0, y1) + 0.5) * s).astype(int)
+    xs = ((np.arange(x0, x1) + 0.5) * s).astype(int)
+    blocky = work[np.ix_(ys, xs)].astype(bool)
+    assert (blocky != exact.astype(bool)).sum() > 20  # the staircase is there to remove
+    traced = r._trace_lids(blocky, verts, 0, (x0, y0))
+    np.testing.assert_array_equal(traced, exact.astype(bool))
+    # Where the buffer says the eye is hidden (its left half), it stays hidden.
+    half = blocky.copy()
+    half[:, : half.shape[1] // 2] = False
+    traced = r._trace_lids(half, verts, 0, (x0, y0))
+    margin = 2 * int(np.ceil(1 / s)) + 1
+    assert not traced[:, : half.shape[1] // 2 - margin].any()

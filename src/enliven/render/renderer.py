@@ -10,6 +10,7 @@ interior is blended in where the mouth opens wider than the portrait's.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 
 import cv2
@@ -134,6 +135,8 @@ class Renderer:
         self._map_buffers = [np.empty((height, width), np.float32) for _ in range(3)] if self.grid.scale < 1.0 else None
         self._jac = np.eye(2)
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
+        self._right_loop = topo.eye_loop(topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS)
+        self._left_loop = topo.eye_loop(topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS)
         eyes = np.array([i.box for i in self._irises])
         self._eye_box = (
             slice(int(eyes[:, 1].min()), min(int(eyes[:, 3].max()) + 2, height)),
@@ -322,6 +325,24 @@ class Renderer:
         xs = np.minimum(((np.arange(x0, x1) + 0.5) * s).astype(int), ww - 1)
         return tri_id[np.ix_(ys, xs)]
 
+    def _trace_lids(
+        self, sel: NDArray[np.bool_], verts: NDArray[np.float64], which: int, origin_xy: tuple[int, int]
+    ) -> NDArray[np.bool_]:
+        """The eye opening of a box, its lids traced at output resolution.
+
+        ``sel`` (from the working-resolution triangle buffer) is blocky where the
+        working grid is coarser than the output, which shows as a staircase where
+        a moved iris meets a lid. The opening's polygon is exact; ``sel`` grown by
+        one working pixel still decides what the z-buffer hides (a nose in front).
+        """
+        loop = (self._right_loop, self._left_loop)[which]
+        poly = np.round((verts[loop, :2] - origin_xy) * 16.0).astype(np.int32)
+        lids = np.zeros(sel.shape, np.uint8)
+        cv2.fillPoly(lids, [poly], 1, lineType=cv2.LINE_8, shift=4)
+        k = 2 * math.ceil(1.0 / self.scale) + 1
+        near = cv2.dilate(sel.view(np.uint8), np.ones((k, k), np.uint8))
+        return (lids & near).view(bool)
+
     def _move_irises(
         self,
         verts: NDArray[np.float64],
@@ -366,6 +387,8 @@ class Renderer:
             sel[sel] = self._eye_of_tri[box_id[sel]] == which
             if not sel.any():
                 continue
+            if self.scale < 1.0:
+                sel = self._trace_lids(sel, verts, which, (x0, y0))
             px, py = box_x[sel], box_y[sel]
             nx, ny = px - shift[0], py - shift[1]
             # With a white fill, all of the disc it replaced (the iris and its
