@@ -110,7 +110,6 @@ def add_strands(
     from the inpainted background by more than ``STRAND_LEVELS[0]`` levels is taken
     as hair, fully so at ``STRAND_LEVELS[1]`` (a difference matte against the plate).
     """
-    h, w = mask.shape
     solid = (mask > 0.5).astype(np.uint8)
     if not solid.any() or solid.mean() > 0.97:
         return mask

@@ -33,23 +33,20 @@ def drawn_iris_radius(
     the drawn iris behind as a ring when the gaze moves. Along the rows beside
     the iris (above and below, the lids cover it), the first radius from
     0.8 ``radius`` outwards at which the pixels turn as white as the white of
-    the eye (their darkest channel past halfway from the iris's to the white's)
-    is the drawn rim. Returns ``radius`` when no such rim is found, when it is
+    the eye (their brightness less their chroma past ``WHITE_SHARE`` of the way
+    from the iris's to the white's; a light blue band is still iris) is the
+    drawn rim. Returns ``radius`` when no such rim is found, when it is
     smaller, or when the eye shows no white that stands out from the iris.
     """
-    h, w = eye.shape
-    ys, xs = np.mgrid[0:h, 0:w]
+    ys, xs = np.mgrid[0 : eye.shape[0], 0 : eye.shape[1]]
     dx, dy = xs - centre[0], ys - centre[1]
     dist = np.hypot(dx, dy)
     side = eye & (np.abs(dy) <= 0.5 * np.abs(dx))  # rows beside the iris, within 27 degrees
     lo = patch.min(axis=2).astype(np.float32)
     whiteness = lo - (patch.max(axis=2) - lo)  # bright and grey: the white of the eye
     inner = eye & (dist < 0.7 * radius)
-    outer = side & (dist > MAX_DRAWN * radius * 0.9)
-    if inner.sum() < 5 or outer.sum() < 5:
-        outer = side & (dist > 1.2 * radius)
-        if inner.sum() < 5 or outer.sum() < 5:
-            return radius
+    if inner.sum() < 5 or (side & (dist > 1.2 * radius)).sum() < 5:
+        return radius  # too little iris, or no white beside it
     w_in = float(np.median(whiteness[inner]))
     w_out = float(np.percentile(whiteness[side & (dist > radius)], 90))
     if w_out - w_in < 40.0:
