@@ -255,3 +255,12 @@ def test_landmarks_command_refuses_a_non_json_output(portrait, tmp_path, capsys)
     assert main(["landmarks", str(portrait), "-o", str(tmp_path / "p.txt")]) == 2
     assert ".json" in _one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mouth_style_reaches_the_renderer_config():
+    from enliven.cli import _config, build_parser
+
+    args = build_parser().parse_args(["animate", "p.png", "d.mp4", "-o", "o.mp4", "--mouth", "drawn"])
+    assert _config(args).render.mouth_style == "drawn"
+    args = build_parser().parse_args(["animate", "p.png", "d.mp4", "-o", "o.mp4"])
+    assert _config(args).render.mouth_style == "driver"

@@ -61,6 +61,8 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", default=None, metavar="SHEET.png", help="also write a driver | output contact sheet")
     p.add_argument("--detail", type=float, default=1.0, metavar="0..1",
                    help="skin detail beyond the landmarks: creases, cheek and lip motion (default 1, 0 = off)")
+    p.add_argument("--mouth", choices=("driver", "drawn"), default="driver",
+                   help="mouth interior: the driver's, colour-matched (default), or drawn, for cartoons and anime")
     p.add_argument("--landmarks", default=None, metavar="POINTS.json",
                    help="the portrait's 478 face points (as written by enliven "
                         "landmarks) instead of finding them")  # fmt: skip
@@ -170,7 +172,7 @@ def _config(args: argparse.Namespace):  # -> AnimateConfig
     extra = {}
     if args.command == "animate":
         extra = dict(start_s=args.start, end_s=args.end, face_index=args.face, reference_frame=args.reference_frame,
-                     detail=args.detail)  # fmt: skip
+                     detail=args.detail, render=replace(config.render, mouth_style=args.mouth))  # fmt: skip
     return replace(config, retarget=retarget, **extra)
 
 

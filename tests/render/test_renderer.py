@@ -205,3 +205,34 @@ def test_a_coarse_working_grid_still_traces_the_lids_at_output_resolution(astron
     traced = r._trace_lids(half, verts, 0, (x0, y0))
     margin = 2 * int(np.ceil(1 / s)) + 1
     assert not traced[:, : half.shape[1] // 2 - margin].any()
+
+
+def test_the_drawn_mouth_style_ignores_the_drivers_interior(astronaut, astronaut_landmarks):
+    """With mouth_style="drawn" the opening shows the drawn interior even when a
+    driver frame is there to take one from; "driver" takes the driver's."""
+    import dataclasses
+
+    from enliven.errors import ConfigError
+    from enliven.types import FaceObservation
+
+    lm = astronaut_landmarks
+    t = _target(lm, apply_controls(lm, Controls(jaw=1.0)))
+    # A driver frame whose "mouth" is bright green: easy to tell from a drawn one.
+    green = np.zeros_like(astronaut)
+    green[..., 1] = 255
+    with_driver = dataclasses.replace(t, driver=FaceObservation(np.asarray(t.landmarks, np.float32), (0, 0, 1, 1)), driver_rgb=green)
+    centre = t.landmarks[[13, 14], :2].mean(axis=0).round().astype(int)
+
+    def mouth(r, target):
+        out = r.render(target)
+        return out[centre[1] - 2 : centre[1] + 3, centre[0] - 2 : centre[0] + 3].reshape(-1, 3).mean(axis=0)
+
+    cfg = RenderConfig(background=False)
+    taken = mouth(Renderer(astronaut, lm, cfg), with_driver)
+    assert taken[1] > taken[0] + 15  # the driver's (green) interior, colour-matched
+    drawn_cfg = dataclasses.replace(cfg, mouth_style="drawn")
+    drawn = mouth(Renderer(astronaut, lm, drawn_cfg), with_driver)
+    np.testing.assert_allclose(drawn, mouth(Renderer(astronaut, lm, drawn_cfg), t), atol=1)
+    assert drawn[1] < drawn[0] - 20  # a red cavity, no green
+    with pytest.raises(ConfigError, match="mouth_style"):
+        RenderConfig(mouth_style="cartoon")

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
 
 
+MOUTH_STYLES = ("driver", "drawn")
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """How output frames are drawn."""
@@ -46,11 +49,18 @@ class RenderConfig:
     work_size: int = 384
     background: bool = True  # keep the background still (selfie segmentation)
     mouth_interior: bool = True  # draw a new mouth interior where the mouth opens
+    # Where that interior comes from: "driver" (the driver's own teeth, tongue and
+    # cavity, colour-matched: right for photos) or "drawn" (flat teeth, cavity and
+    # tongue in the portrait's skin tones, for cartoon and anime portraits, where
+    # a photo's teeth look pasted in; a tongue past the lips is not drawn).
+    mouth_style: str = "driver"
     irises: bool = True  # move the irises as their own layer (gaze)
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
             raise ConfigError(f"work_size must be 0 or in [64, 8192], got {self.work_size}")
+        if self.mouth_style not in MOUTH_STYLES:
+            raise ConfigError(f"mouth_style must be one of {', '.join(MOUTH_STYLES)}, got {self.mouth_style!r}")
 
 
 @dataclass(frozen=True)
@@ -443,7 +453,7 @@ class Renderer:
         opening = float(np.linalg.norm(verts[13, :2] - verts[14, :2]))
         colours = None
         obs = target.driver
-        if obs is not None and target.driver_rgb is not None:
+        if obs is not None and target.driver_rgb is not None and self.config.mouth_style == "driver":
             drv = self.mesh.extend(obs.landmarks)
             dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
             dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
