@@ -207,32 +207,56 @@ def test_a_coarse_working_grid_still_traces_the_lids_at_output_resolution(astron
     assert not traced[:, : half.shape[1] // 2 - margin].any()
 
 
-def test_the_drawn_mouth_style_ignores_the_drivers_interior(astronaut, astronaut_landmarks):
-    """With mouth_style="drawn" the opening shows the drawn interior even when a
-    driver frame is there to take one from; "driver" takes the driver's."""
+def test_the_drawn_mouth_style_draws_the_drivers_parts_in_flat_colours(astronaut, astronaut_landmarks):
+    """mouth_style="driver" shows the driver's interior, colour-matched;
+    "drawn" shows the same parts where the driver has them (here lower teeth
+    under the cavity) in the drawn palette's flat colours, never the driver's own."""
     import dataclasses
+
+    import cv2
 
     from enliven.errors import ConfigError
     from enliven.types import FaceObservation
 
     lm = astronaut_landmarks
     t = _target(lm, apply_controls(lm, Controls(jaw=1.0)))
-    # A driver frame whose "mouth" is bright green: easy to tell from a drawn one.
+    obs = FaceObservation(np.asarray(t.landmarks, np.float32), (0, 0, 1, 1))
+    upper_lip, lower_lip = t.landmarks[13, :2], t.landmarks[14, :2]
+    centre = (upper_lip + lower_lip) / 2
+    gap = float(np.linalg.norm(lower_lip - upper_lip))
+
+    def at(out, dy):
+        x, y = np.round(centre + (0.0, dy * gap)).astype(int)
+        return out[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(float).mean(axis=0)
+
     green = np.zeros_like(astronaut)
     green[..., 1] = 255
-    with_driver = dataclasses.replace(t, driver=FaceObservation(np.asarray(t.landmarks, np.float32), (0, 0, 1, 1)), driver_rgb=green)
-    centre = t.landmarks[[13, 14], :2].mean(axis=0).round().astype(int)
-
-    def mouth(r, target):
-        out = r.render(target)
-        return out[centre[1] - 2 : centre[1] + 3, centre[0] - 2 : centre[0] + 3].reshape(-1, 3).mean(axis=0)
-
     cfg = RenderConfig(background=False)
-    taken = mouth(Renderer(astronaut, lm, cfg), with_driver)
-    assert taken[1] > taken[0] + 15  # the driver's (green) interior, colour-matched
     drawn_cfg = dataclasses.replace(cfg, mouth_style="drawn")
-    drawn = mouth(Renderer(astronaut, lm, drawn_cfg), with_driver)
-    np.testing.assert_allclose(drawn, mouth(Renderer(astronaut, lm, drawn_cfg), t), atol=1)
-    assert drawn[1] < drawn[0] - 20  # a red cavity, no green
+    taken = at(Renderer(astronaut, lm, cfg).render(dataclasses.replace(t, driver=obs, driver_rgb=green)), 0.0)
+    assert taken[1] > taken[0] + 15  # the driver's (green) interior, colour-matched
+
+    # A driver showing only lower teeth: a black cavity above its middle line and
+    # white below (a drawn interior of its own would put teeth at the top).
+    cavity_over_teeth = np.zeros_like(astronaut)
+    cv2.rectangle(cavity_over_teeth, (0, int(centre[1])), astronaut.shape[1::-1], (240, 238, 230), -1)
+    r = Renderer(astronaut, lm, drawn_cfg)
+    out = r.render(dataclasses.replace(t, driver=obs, driver_rgb=cavity_over_teeth))
+    upper, lower = at(out, -0.3), at(out, 0.3)
+    assert lower.min() > 200 and np.ptp(lower) < 35  # the palette's teeth (shaded), low as the driver's
+    assert upper.mean() < lower.mean() - 80  # the cavity above them, blended at the edge
+    assert upper[0] > upper[1] + 15  # dark red, as the palette's cavity (52, 18, 22)
+    # Green is not a part: it is drawn as tongue, in the palette's colour.
+    out = r.render(dataclasses.replace(t, driver=obs, driver_rgb=green))
+    assert at(out, 0.0)[0] > at(out, 0.0)[1] + 20
     with pytest.raises(ConfigError, match="mouth_style"):
         RenderConfig(mouth_style="cartoon")
+
+
+def test_interior_parts_tell_teeth_cavity_and_tongue():
+    from enliven.render.mouth import interior_parts
+
+    rgb = np.array([[235, 230, 215], [25, 10, 12], [190, 90, 100], [120, 60, 70]], np.float32)
+    parts = interior_parts(rgb)
+    np.testing.assert_allclose(parts.sum(axis=1), 1.0, atol=1e-6)
+    assert parts.argmax(axis=1).tolist() == [0, 1, 2, 2]  # teeth, cavity, tongue, tongue

@@ -44,6 +44,14 @@ def lower_weight(
     return (bary * lower).sum(axis=1) + 0.5 * (bary * half).sum(axis=1)
 
 
+def palette(skin: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """The drawn interior's teeth, cavity and tongue colours for a portrait's skin."""
+    teeth = np.array([232, 228, 218], np.float32) * (0.75 + 0.25 * skin.mean() / 200.0)
+    cavity = np.array([52, 18, 22], np.float32)
+    tongue = np.array([150, 62, 70], np.float32) * np.clip(skin / skin.max(), 0.6, 1.0)
+    return teeth, cavity, tongue
+
+
 def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float) -> NDArray[np.float32]:
     """Colours (N, 3) of a drawn interior at lower-weights ``v``.
 
@@ -51,9 +59,7 @@ def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening
     high), then a dark cavity, and the tongue shows at the bottom.
     """
     v = v[:, None]
-    teeth = np.array([232, 228, 218], np.float32) * (0.75 + 0.25 * skin.mean() / 200.0)
-    cavity = np.array([52, 18, 22], np.float32)
-    tongue = np.array([150, 62, 70], np.float32) * np.clip(skin / skin.max(), 0.6, 1.0)
+    teeth, cavity, tongue = palette(skin)
     teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45)
     t_teeth = np.clip((teeth_share - v) / 0.06, 0.0, 1.0)
     t_tongue = np.clip((v - 0.7) / 0.2, 0.0, 1.0)
@@ -88,3 +94,44 @@ def match_interior(
     out[:, 1:] += _CHROMA_SHARE * lit * (skins[0, 1:] - skins[1, 1:])
     rgb = cv2.cvtColor(out.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(-1, 3)
     return np.clip(rgb * 255.0, 0.0, 255.0)
+
+
+def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How much each of the driver's interior pixels (N, 3) RGB is teeth, cavity
+    and tongue: (N, 3) weights summing to 1.
+
+    In CIE Lab: teeth are light and nearly grey (L* above ~55, chroma under ~30),
+    the cavity is dark (L* under ~25), and the rest (lips, tongue, gums) is
+    tongue-coloured.
+    """
+    lab = cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    light, chroma = lab[:, 0], np.hypot(lab[:, 1], lab[:, 2])
+    teeth = np.clip((light - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - chroma) / 15.0, 0.0, 1.0)
+    dark = np.clip((32.0 - light) / 15.0, 0.0, 1.0) * (1.0 - teeth)
+    return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
+
+
+SHADE_SHARE = 0.5  # of the driver's light and shade (about its median) kept on the drawn parts
+
+
+def drawn_from_driver(
+    weights: NDArray[np.float32],
+    skin: NDArray[np.float32],
+    light: NDArray[np.float32] | None = None,
+    sharpness: float = 4.0,
+) -> NDArray[np.float32]:
+    """Drawn interior colours (N, 3) from part weights (N, 3) (teeth, cavity,
+    tongue): each pixel takes its strongest part's colour in the drawn palette,
+    the weights raised to ``sharpness`` so edges stay narrow but not jagged.
+
+    light : (N,) the driver's smoothed lightness (0..1), or None. Half of its
+        variation about the median shades the flat colours, so a tongue or a
+        row of teeth keeps some roundness (a 3-D cartoon is shaded, not flat).
+    """
+    w = np.power(np.clip(weights, 1e-6, 1.0), sharpness)
+    w /= w.sum(axis=1, keepdims=True)
+    out = w @ np.stack(palette(skin))
+    if light is not None and len(light):
+        shade = 1.0 + SHADE_SHARE * (light - float(np.median(light))) / max(float(np.median(light)), 0.1)
+        out *= np.clip(shade, 0.6, 1.3)[:, None]
+    return out

@@ -49,10 +49,10 @@ class RenderConfig:
     work_size: int = 384
     background: bool = True  # keep the background still (selfie segmentation)
     mouth_interior: bool = True  # draw a new mouth interior where the mouth opens
-    # Where that interior comes from: "driver" (the driver's own teeth, tongue and
-    # cavity, colour-matched: right for photos) or "drawn" (flat teeth, cavity and
-    # tongue in the portrait's skin tones, for cartoon and anime portraits, where
-    # a photo's teeth look pasted in; a tongue past the lips is not drawn).
+    # How that interior looks: "driver" (the driver's own teeth, tongue and cavity,
+    # colour-matched: right for photos) or "drawn" (the same teeth, cavity and
+    # tongue, where the driver shows them, in flat colours in the portrait's
+    # tones: for cartoon and anime portraits, where a photo's teeth look pasted in).
     mouth_style: str = "driver"
     irises: bool = True  # move the irises as their own layer (gaze)
 
@@ -453,13 +453,26 @@ class Renderer:
         opening = float(np.linalg.norm(verts[13, :2] - verts[14, :2]))
         colours = None
         obs = target.driver
-        if obs is not None and target.driver_rgb is not None and self.config.mouth_style == "driver":
+        if obs is not None and target.driver_rgb is not None:
             drv = self.mesh.extend(obs.landmarks)
             dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
             dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
             sample = cv2.remap(target.driver_rgb, dx.reshape(-1, 1), dy.reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            driver_skin = mouth_layer.skin_colour(target.driver_rgb, obs.landmarks)
-            colours = mouth_layer.match_interior(sample.reshape(-1, 3).astype(np.float32), self.skin, driver_skin)
+            sample = sample.reshape(-1, 3).astype(np.float32)
+            if self.config.mouth_style == "drawn":
+                # The driver's teeth, cavity and tongue where they are, in flat
+                # colours; the parts are smoothed a little first, so compression
+                # noise does not speckle them.
+                parts = np.zeros((y1 - y0, x1 - x0, 4), np.float32)
+                parts[ys, xs, :3] = mouth_layer.interior_parts(sample)
+                parts[ys, xs, 3] = sample.mean(axis=1) / 255.0
+                sigma = max(0.7, opening * 0.03)
+                cover = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), sigma)
+                smooth = cv2.GaussianBlur(parts, (0, 0), sigma)[ys, xs] / np.maximum(cover[ys, xs], 1e-3)[:, None]
+                colours = mouth_layer.drawn_from_driver(smooth[:, :3], self.skin, smooth[:, 3])
+            else:
+                driver_skin = mouth_layer.skin_colour(target.driver_rgb, obs.landmarks)
+                colours = mouth_layer.match_interior(sample, self.skin, driver_skin)
         if colours is None:
             v = mouth_layer.lower_weight(b, tv, np.concatenate([self.mesh.mid_up, self.mesh.mid_low]))
             colours = mouth_layer.stylised_interior(v.astype(np.float32), self.skin, opening)
