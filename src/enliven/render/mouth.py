@@ -100,9 +100,9 @@ def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     """How much each of the driver's interior pixels (N, 3) RGB is teeth, cavity
     and tongue: (N, 3) weights summing to 1.
 
-    In CIE Lab: teeth are light and nearly grey (L* above ~55, chroma under ~30),
-    the cavity is dark (L* under ~25), and the rest (lips, tongue, gums) is
-    tongue-coloured.
+    In CIE Lab: teeth are light and nearly grey (their weight rises from L* 50 to
+    65 and falls from chroma 25 to 40), the cavity is dark (from L* 32 down to
+    17), and the rest (lips, tongue, gums) is tongue-coloured.
     """
     lab = cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
     light, chroma = lab[:, 0], np.hypot(lab[:, 1], lab[:, 2])
@@ -124,7 +124,7 @@ def drawn_from_driver(
     tongue): each pixel takes its strongest part's colour in the drawn palette,
     the weights raised to ``sharpness`` so edges stay narrow but not jagged.
 
-    light : (N,) the driver's smoothed lightness (0..1), or None. Half of its
+    light : (N,) the driver's smoothed brightness (mean of R, G, B over 255), or None. Half of its
         variation about the median shades the flat colours, so a tongue or a
         row of teeth keeps some roundness (a 3-D cartoon is shaded, not flat).
     """
