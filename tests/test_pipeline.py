@@ -180,7 +180,7 @@ def test_close_drops_the_render_state_and_can_be_repeated(astronaut, driving_fra
 
 def test_auto_encoder_options_follow_the_output_size():
     auto = AnimateConfig()
-    assert auto.encoder_options((512, 512)) == {"preset": "veryfast", "tune": None, "params": "me=dia:subme=1"}
+    assert auto.encoder_options((512, 512)) == {"preset": "veryfast", "tune": None, "params": "me=dia:subme=1:threads=1"}
     assert auto.encoder_options((1920, 1080)) == {"preset": "superfast", "tune": "zerolatency", "params": None}
     # A preset the user chose is taken as it is.
     assert AnimateConfig(preset="medium").encoder_options((512, 512)) == {"preset": "medium", "tune": None, "params": None}

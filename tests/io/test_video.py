@@ -556,10 +556,16 @@ def test_colours_survive_and_the_matrix_is_tagged(tmp_path: Path) -> None:
 
 def test_extra_x264_params_reach_the_encoder(tmp_path: Path) -> None:
     # x264 writes its settings into the stream (an SEI message): read them back.
-    frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
-    for params, expected in ((None, b" me=hex subme=2 "), ("me=dia:subme=1", b" me=dia subme=1 ")):
-        out = tmp_path / f"p{params is None}.mp4"
-        with VideoWriter(out, (64, 64), 25.0, preset="veryfast", params=params) as writer:
+    # 256² so that x264 would pick more than one thread of its own (it writes
+    # threads=1 for tiny frames whatever it is told).
+    frame = np.random.default_rng(0).integers(0, 256, (256, 256, 3), np.uint8)
+    for params, expected in (
+        (None, b" me=hex subme=2 "),
+        ("me=dia:subme=1", b" me=dia subme=1 "),
+        ("me=dia:subme=1:threads=1", b" threads=1 "),
+    ):
+        out = tmp_path / f"p{len(params or '')}.mp4"
+        with VideoWriter(out, (256, 256), 25.0, preset="veryfast", params=params) as writer:
             for _ in range(3):
                 writer.write(frame)
         assert expected in out.read_bytes()
