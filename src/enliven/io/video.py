@@ -530,10 +530,7 @@ class _AudioSource:
                 outs = resampler.resample(None)
                 done = True
             except av.FFmpegError as exc:
-                log.warning(
-                    "audio of %s is damaged (%s); the rest is left silent",
-                    self.path, _reason(exc),
-                )  # fmt: skip
+                self._damaged(exc)
                 return
             if skip is None and frame is not None and frame.time is not None:
                 skip = round((self._start_s - (float(frame.time) - origin)) * self.rate)
@@ -602,10 +599,11 @@ class _AudioSource:
                     return
                 yield packet
         except av.FFmpegError as exc:
-            log.warning(
-                "audio of %s is damaged (%s); the rest is left silent",
-                self.path, _reason(exc),
-            )  # fmt: skip
+            self._damaged(exc)
+
+    def _damaged(self, exc: av.FFmpegError) -> None:
+        """Say that the audio stops here (decoded or copied, the rest is silent)."""
+        log.warning("audio of %s is damaged (%s); the rest is left silent", self.path, _reason(exc))
 
 
 class VideoWriter:
