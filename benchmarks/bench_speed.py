@@ -228,7 +228,7 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
         lost += obs is None
         target = retargeter.step(obs, frame.time_s, frame.rgb)
         d = time.perf_counter()
-        target = animator.with_detail(frame.rgb, target, obs, animator.detail)
+        target = animator.with_detail(frame.rgb, target, obs, animator.evidence)
         d2 = time.perf_counter()
         out = animator.renderer.render(target)
         e = time.perf_counter()

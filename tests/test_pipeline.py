@@ -184,3 +184,15 @@ def test_auto_encoder_options_follow_the_output_size():
     assert auto.encoder_options((1920, 1080)) == {"preset": "superfast", "tune": "zerolatency", "params": None}
     # A preset the user chose is taken as it is.
     assert AnimateConfig(preset="medium").encoder_options((512, 512)) == {"preset": "medium", "tune": None, "params": None}
+
+
+@pytest.mark.parametrize("follow_crown", [True, False])
+def test_the_crown_is_measured_in_the_driver_unless_turned_off(astronaut, driving_frames, follow_crown):
+    with Animator(astronaut, AnimateConfig(follow_crown=follow_crown)) as animator:
+        targets = [animator.target(frame, k / 25) for k, frame in enumerate(driving_frames[:3])]
+        assert (animator.evidence.crown is not None) == follow_crown
+    for target in targets:
+        if follow_crown:
+            assert target.crown is not None and target.crown.shape == (2,) and np.isfinite(target.crown).all()
+        else:
+            assert target.crown is None

@@ -27,6 +27,7 @@ from enliven.face.landmarks_file import add_depth
 from enliven.face.portrait import find_face
 from enliven.face.topology import N_LANDMARKS
 from enliven.memory import release_free_memory
+from enliven.motion.crown import CrownTracker
 from enliven.motion.detail import DetailTracker
 from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
@@ -40,6 +41,15 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What is measured in the driver's image beyond its landmarks, per clip:
+    skin detail (flow and shading) and the crown's own move (either may be off)."""
+
+    detail: DetailTracker | None = None
+    crown: CrownTracker | None = None
+
+
+@dataclass(frozen=True)
 class AnimateConfig:
     """Everything a run can be told; CLI flags and the API build the same object."""
 
@@ -48,6 +58,7 @@ class AnimateConfig:
     render: RenderConfig = field(default_factory=RenderConfig)
     max_size: int = 2048  # px, long side of the output; larger portraits shrink
     detail: float = 1.0  # 0..1: flow and shading beyond the landmarks (0: off)
+    follow_crown: bool = True  # the hair rings follow the driver's crown as seen in the image
     min_size: int = 384  # px, short side of the output; smaller portraits are upscaled
     # (max_size wins where the two disagree)
     # (below ~350 px the watermark does not survive a crf 28 re-encode: bench_watermark)
@@ -269,7 +280,7 @@ class Animator:
         self._renderer: Renderer | None = None
         self._watermarker: Watermarker | None = None
         self.retargeter: Retargeter | None = None
-        self.detail: DetailTracker | None = None
+        self.evidence = Evidence()
         self.last_target: TargetShape | None = None
         self.frames_lost = 0
         self.frames_done = 0
@@ -334,9 +345,9 @@ class Animator:
         """
         self.tracker.reset()
         self.retargeter = None if reference is None else self._retargeter(reference)
-        self.detail = None
-        if reference is not None and reference_rgb is not None:
-            self.detail = self._detail_tracker(reference, reference_rgb)
+        self.evidence = Evidence()
+        if self.retargeter is not None and reference is not None and reference_rgb is not None:
+            self.evidence = self._evidence(self.retargeter, reference, reference_rgb)
         self.frames_lost = 0
         self.frames_done = 0
         # What the portrait's preparation and the reference search left free
@@ -347,10 +358,16 @@ class Animator:
     def _retargeter(self, reference: NDArray[np.floating]) -> Retargeter:
         return Retargeter(self.face.landmarks, reference, self.config.retarget)
 
-    def _detail_tracker(self, reference: NDArray[np.floating], rgb: NDArray[np.uint8]) -> DetailTracker | None:
-        if self.config.detail == 0.0:
-            return None
-        return DetailTracker(reference, rgb, self.config.detail)
+    def _evidence(self, retargeter: Retargeter, reference: NDArray[np.floating], rgb: NDArray[np.uint8]) -> Evidence:
+        """The image measurements of a clip whose reference frame is ``rgb``."""
+        detail = None if self.config.detail == 0.0 else DetailTracker(reference, rgb, self.config.detail)
+        crown = CrownTracker(reference, rgb, retargeter.driver_to_portrait()) if self.config.follow_crown else None
+        return Evidence(detail, crown)
+
+    @property
+    def detail(self) -> DetailTracker | None:
+        """The skin-detail tracker of the current clip (None when off)."""
+        return self.evidence.detail
 
     def target(self, rgb: NDArray[np.uint8], time_s: float) -> TargetShape:
         """Track one driving frame and retarget it onto the portrait."""
@@ -358,11 +375,11 @@ class Animator:
 
     def motion(
         self, rgb: NDArray[np.uint8], time_s: float
-    ) -> tuple[TargetShape, FaceObservation | None, DetailTracker | None]:
+    ) -> tuple[TargetShape, FaceObservation | None, Evidence]:
         """The first half of :meth:`target`: tracking and retargeting.
 
         Returns the target without detail, the tracked face (None if lost) and
-        the detail tracker to pass to :meth:`with_detail` (None when off).
+        the clip's :class:`Evidence` to pass to :meth:`with_detail`.
         """
         if self._closed:
             raise RuntimeError("this Animator is closed")
@@ -371,23 +388,26 @@ class Animator:
             if obs is None:  # nothing to hold yet: the portrait as it is
                 self.frames_lost += 1
                 held = Retargeter(self.face.landmarks, self.face.landmarks, self.config.retarget).step(None, time_s)
-                return held, None, None
+                return held, None, Evidence()
             self.retargeter = self._retargeter(obs.landmarks)
-            self.detail = self._detail_tracker(obs.landmarks, rgb)
+            self.evidence = self._evidence(self.retargeter, obs.landmarks, rgb)
         if obs is None:
             self.frames_lost += 1
-        return self.retargeter.step(obs, time_s, rgb), obs, self.detail
+        return self.retargeter.step(obs, time_s, rgb), obs, self.evidence
 
     @staticmethod
     def with_detail(
-        rgb: NDArray[np.uint8], target: TargetShape, obs: FaceObservation | None, detail: DetailTracker | None
+        rgb: NDArray[np.uint8], target: TargetShape, obs: FaceObservation | None, evidence: Evidence
     ) -> TargetShape:
-        """The second half of :meth:`target`: the skin detail beyond landmarks
-        (a stream runs it in a thread of its own)."""
-        if detail is None:
+        """The second half of :meth:`target`: what the driver's image shows beyond
+        its landmarks, skin detail and the crown (a stream runs it in a thread of
+        its own)."""
+        landmarks = None if obs is None else obs.landmarks
+        field = None if evidence.detail is None else evidence.detail.measure(landmarks, rgb)
+        crown = None if evidence.crown is None else evidence.crown.measure(landmarks, rgb)
+        if field is None and crown is None:
             return target
-        field = detail.measure(None if obs is None else obs.landmarks, rgb)
-        return dataclasses.replace(target, detail=field)
+        return dataclasses.replace(target, detail=field, crown=crown)
 
     def step(self, rgb: NDArray[np.uint8], time_s: float) -> NDArray[np.uint8]:
         """One driving frame in, one output frame out (RGB, output size)."""
@@ -409,10 +429,10 @@ class Animator:
         :meth:`start` first.
         """
 
-        def track(frame: VideoFrame) -> tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, DetailTracker | None]]:
+        def track(frame: VideoFrame) -> tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, Evidence]]:
             return frame, self.motion(frame.rgb, frame.time_s)
 
-        def detail(item: tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, DetailTracker | None]]) -> tuple[VideoFrame, TargetShape]:
+        def detail(item: tuple[VideoFrame, tuple[TargetShape, FaceObservation | None, Evidence]]) -> tuple[VideoFrame, TargetShape]:
             frame, moved = item
             return frame, self.with_detail(frame.rgb, *moved)
 
@@ -486,7 +506,8 @@ class Animator:
         self._closed = True
         self._prepared = _done(None)
         self._renderer = self._watermarker = None
-        self.detail = self.retargeter = None
+        self.evidence = Evidence()
+        self.retargeter = None
         release_free_memory()
 
     def __enter__(self) -> Animator:

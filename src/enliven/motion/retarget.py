@@ -96,6 +96,9 @@ class TargetShape:
     driver : the driver's observation this was made from (None for held frames or
         procedural performances); the renderer takes the mouth interior from it.
     detail : what the landmarks miss (flow and shading), when measured.
+    crown : how much further the top of the head moves than the rigid head and
+        the forehead say, portrait pixels, when measured (see
+        :mod:`enliven.motion.crown`); the hair rings take it.
     """
 
     landmarks: NDArray[np.float64]
@@ -105,6 +108,7 @@ class TargetShape:
     driver_rgb: NDArray[np.uint8] | None = None
     tracked: bool = True
     detail: DetailField | None = None  # residual flow and shading beyond landmarks
+    crown: NDArray[np.float64] | None = None  # (2,) portrait px: the crown's move unlike the forehead's
 
 
 def _region_weights(source: NDArray[np.float64], members: tuple[int, ...], sigma: float) -> NDArray[np.float64]:
@@ -177,6 +181,12 @@ class Retargeter:
         self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         self._lost_since_s: float | None = None
         self.frames_lost = 0
+
+    def driver_to_portrait(self) -> NDArray[np.float64]:
+        """(2, 2) linear map of an image move of the driver (reference-frame px)
+        to the same move of the portrait, as the head's translation is mapped."""
+        gain = self.config.head_gain * self.iod_source / max(self.iod_reference, 1e-9)
+        return self._to_source.rotation[:2, :2] * gain
 
     @staticmethod
     def _half_gaps(points: NDArray[np.float64], pairs: tuple[tuple[int, int], ...]) -> NDArray[np.float64]:

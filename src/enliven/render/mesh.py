@@ -5,7 +5,9 @@ Built once per portrait from its landmarks:
 - the 852 face-mesh triangles (kind ``FACE``);
 - strips filling each eye opening (``EYE``) and the mouth opening (``MOUTH``);
 - three rings outside the face oval (forehead and hair, ears, neck), whose points
-  follow the head less the further out and the lower they are (``HEAD``);
+  follow the head less the further out and the lower they are (``HEAD``); above
+  the face, the outer two also take the crown's own move measured in the
+  driver's image (``TargetShape.crown``, :mod:`enliven.motion.crown`);
 - a fourth ring on a rectangle enclosing the image, fixed, joined to the third by
   a strip and corner triangles (``FRAME``), so every pixel is covered.
 """
@@ -25,6 +27,10 @@ FACE, EYE, MOUTH, HEAD, FRAME = 0, 1, 2, 3, 4
 RING_SCALES = (1.22, 1.55, 2.0)  # ring size over the face oval, about its centre
 # How much each ring follows the head: (at the top of the head, below the chin).
 RING_FOLLOW = ((1.0, 0.55), (0.8, 0.2), (0.35, 0.0))
+# How much of a measured crown move each ring takes (by its top): the first ring
+# lies at the hairline, where the hair in front (a fringe, a quiff) goes with the
+# forehead; the outer rings are the head's outline, which is the crown.
+RING_CROWN = (0.0, 1.0, 1.0)
 FAR = 1e4  # depth of the fixed frame: behind everything
 _INNER_PAIRS = np.asarray(topo.INNER_LIP_PAIRS)  # (upper, lower) inner-lip landmarks
 
@@ -42,6 +48,9 @@ class ExtendedMesh:
         (the landmark itself for landmarks, -1 for the frame).
     mid_up, mid_low : the vertices of the mouth strip's middle line (two
         copies, one for each half: see :meth:`source_vertices`).
+    crown_weight : how much of ``TargetShape.crown`` each vertex takes: ring
+        vertices above the oval's centre, by how far up they point and how much
+        they follow the head; 0 elsewhere.
     """
 
     vertices: NDArray[np.float64]
@@ -52,6 +61,7 @@ class ExtendedMesh:
     anchor: NDArray[np.int32]
     mid_up: NDArray[np.intp]  # the mouth's middle line, upper half's vertices
     mid_low: NDArray[np.intp]  # the same line, lower half's vertices
+    crown_weight: NDArray[np.float64]  # (V,) share of a measured crown move a vertex takes
 
     @property
     def n_vertices(self) -> int:
@@ -71,6 +81,8 @@ class ExtendedMesh:
         moved = target.head.apply(src) + expr
         w = self.follow[rings][:, None]
         out[rings] = src + w * (moved - src)
+        if target.crown is not None:
+            out[rings, :2] += self.crown_weight[rings, None] * np.asarray(target.crown)[None, :2]
         upper, lower = _INNER_PAIRS[:, 0], _INNER_PAIRS[:, 1]
         mid = (target.landmarks[upper] + target.landmarks[lower]) / 2.0
         out[self.mid_up] = mid
@@ -138,7 +150,7 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     hi = np.maximum(np.array([width + 1.0, height + 1.0]), oval[:, :2].max(axis=0) + 0.5 * iod)
 
     n_oval = len(oval_idx)
-    rings, follow, anchor = [], [], []
+    rings, follow, anchor, crown = [], [], [], []
     frame_pts = []
     for i in range(n_oval):
         d = oval[i, :2] - centre
@@ -157,6 +169,7 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
             rings.append((k, i, p[0], p[1], z))
             top, bottom = RING_FOLLOW[k]
             follow.append(bottom + (top - bottom) * t)
+            crown.append(max(up, 0.0) * follow[-1] * RING_CROWN[k])
             anchor.append(oval_idx[i])
         frame_pts.append(centre + direction * limit * r)
     n = topo.N_LANDMARKS
@@ -165,8 +178,10 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
         ring_xyz[k * n_oval + i] = (x, y, z)
     follow_arr = np.zeros(3 * n_oval)
     anchor_arr = np.zeros(3 * n_oval, np.int32)
+    crown_arr = np.zeros(3 * n_oval)
     for j, (k, i, *_rest) in enumerate(rings):
         follow_arr[k * n_oval + i] = follow[j]
+        crown_arr[k * n_oval + i] = crown[j]
         anchor_arr[k * n_oval + i] = anchor[j]
     frame_xyz = np.column_stack([np.asarray(frame_pts), np.full(n_oval, FAR)])
     corners = np.array([[lo[0], lo[1], FAR], [hi[0], lo[1], FAR], [hi[0], hi[1], FAR], [lo[0], hi[1], FAR]])
@@ -224,7 +239,8 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     bias[(kind_arr == EYE) | (kind_arr == MOUTH)] = 0.03 * iod
     follow_all = np.concatenate([np.ones(n), follow_arr, np.zeros(n_oval + 4), np.ones(2 * n_pairs)])
     anchor_all = np.concatenate([np.arange(n), anchor_arr, np.full(n_oval + 4 + 2 * n_pairs, -1)]).astype(np.int32)
-    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all, mid_up, mid_low)
+    crown_all = np.concatenate([np.zeros(n), crown_arr, np.zeros(n_oval + 4 + 2 * n_pairs)])
+    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all, mid_up, mid_low, crown_all)
 
 
 def _between(centre: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]) -> bool:
