@@ -624,3 +624,41 @@ def test_fast_conversion_returns_our_own_colours_unbiased(tmp_path: Path) -> Non
     diff = next(read_frames(path)).rgb.astype(int) - rgb
     assert np.abs(diff).mean() < 1.2
     assert np.abs(diff.mean(axis=(0, 1))).max() < 0.3
+
+
+class _DamagedAfter:
+    """An input container whose demuxer fails after ``good`` packets."""
+
+    def __init__(self, container, good: int) -> None:
+        self._container, self._good = container, good
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def demux(self, *args, **kwargs):
+        for k, packet in enumerate(self._container.demux(*args, **kwargs)):
+            if k == self._good:
+                raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+            yield packet
+
+
+def test_copied_audio_that_turns_out_damaged_ends_in_silence_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import enliven.io.video as video
+
+    rate = 44100
+    clip = write_clip(tmp_path / "drive.mp4", [smooth_frame(i) for i in range(50)],
+                      audio_s=2.05, audio_rate=rate)  # fmt: skip
+    frames = [f.rgb for f in read_frames(clip, end_s=1.6)]
+    opened = video._open_input
+    monkeypatch.setattr(video, "_open_input", lambda path: _DamagedAfter(opened(path), good=20))
+    with caplog.at_level(logging.WARNING, logger="enliven.io.video"):
+        out = _write(tmp_path / "o.mp4", frames, audio_source=clip, audio_end_s=1.6)
+    monkeypatch.undo()
+    assert "audio of" in caplog.text and "damaged" in caplog.text
+    assert len(list(read_frames(out))) == len(frames)  # the video is whole
+    # The packets before the damage are the source's own (copied, not re-encoded).
+    got_packets, source = _packets(out), _packets(clip)
+    assert 10 <= len(got_packets) <= 20 and got_packets == source[: len(got_packets)]
+    assert len(decoded_audio(out)) < 21 * 1024 < 1.6 * rate
