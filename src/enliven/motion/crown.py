@@ -93,12 +93,18 @@ class CrownTracker:
         cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
         if cx1 - cx0 < 2 or cy1 - cy0 < 2:
             return np.zeros(size[::-1], np.float32), 0.0
-        crop = cv2.cvtColor(rgb[cy0:cy1, cx0:cx1], cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(crop, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
-        # Patch centre in the small crop's pixels (pixel centres at integers).
-        sx = small.shape[1] / (cx1 - cx0)
-        sy = small.shape[0] / (cy1 - cy0)
-        at = ((centre[0] - cx0) * sx - 0.5, (centre[1] - cy0) * sy - 0.5)
+        # The green channel stands for grey; halved (Gaussian pyramid) while the
+        # working scale is half or less, then resized: cheaper than an area average.
+        small = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1, 1])
+        at = np.array([centre[0] - cx0, centre[1] - cy0])  # in ``small``'s pixels
+        factor = self.scale
+        while factor <= 0.5 and min(small.shape) >= 4:
+            small = cv2.pyrDown(small)
+            at /= 2.0
+            factor *= 2.0
+        height_in, width_in = small.shape
+        small = cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        at = ((at[0] + 0.5) * small.shape[1] / width_in - 0.5, (at[1] + 0.5) * small.shape[0] / height_in - 0.5)
         patch = cv2.getRectSubPix(small, size, at, patchType=cv2.CV_32F)
         inside = ((min(x1, width) - max(x0, 0)) * (min(y1, height) - max(y0, 0))) / max((x1 - x0) * (y1 - y0), 1)
         return patch, float(np.clip(inside, 0.0, 1.0))
