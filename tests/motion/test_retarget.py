@@ -167,3 +167,24 @@ def test_a_shouting_portrait_closes_its_mouth_with_the_jaw_not_the_upper_lip(ast
     chin_rise = (shout[topo.CHIN, 1] - target[topo.CHIN, 1]) / iod
     assert chin_rise > 2 * abs(upper_lip_drop)  # the jaw closes the mouth
     assert chin_rise > 0.1
+
+
+def test_the_head_follows_a_nod_within_a_frame(astronaut_landmarks):
+    """A slow small nod (pitch swinging +-2 degrees at 0.5 Hz, as talking heads
+    do) comes through with at most a frame of lag: pose smoothing must not delay
+    the head (at the old 1.5 Hz cutoff it came two frames late)."""
+    lm = astronaut_landmarks
+    centre = lm[STABLE_INDEX].mean(axis=0)
+    r = Retargeter(lm, lm)
+    fps, driven, got = 30.0, [], []
+    for k in range(180):
+        pitch = 2.0 * np.sin(np.pi * k / fps)
+        turned = (lm - centre) @ rotation_from_euler(0.0, pitch, 0.0).T + centre
+        driven.append(pitch)
+        got.append(euler_deg(r.step(_obs(turned), k / fps).head.rotation)[1])
+    driven, got = np.asarray(driven[30:]), np.asarray(got[30:])
+
+    def late_by(lag: int) -> float:
+        return float(np.corrcoef(driven[: len(driven) - lag], got[lag:])[0, 1])
+
+    assert max(range(4), key=late_by) <= 1
