@@ -344,10 +344,12 @@ class Animator:
         detail beyond the landmarks be measured against it.
         """
         self.tracker.reset()
-        self.retargeter = None if reference is None else self._retargeter(reference)
+        self.retargeter = None
         self.evidence = Evidence()
-        if self.retargeter is not None and reference is not None and reference_rgb is not None:
-            self.evidence = self._evidence(self.retargeter, reference, reference_rgb)
+        if reference is not None:
+            self.retargeter = self._retargeter(reference)
+            if reference_rgb is not None:
+                self.evidence = self._evidence(self.retargeter, reference, reference_rgb)
         self.frames_lost = 0
         self.frames_done = 0
         # What the portrait's preparation and the reference search left free

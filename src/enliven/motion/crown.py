@@ -73,8 +73,7 @@ class CrownTracker:
         # The patch sits above the forehead along the face's own up direction.
         eyes = lm[list(topo.LEFT_EYE_CORNERS), :2].mean(axis=0) - lm[list(topo.RIGHT_EYE_CORNERS), :2].mean(axis=0)
         across = eyes / max(float(np.linalg.norm(eyes)), 1e-9)
-        up = np.array([across[1], -across[0]])  # image y points down
-        self.up = up
+        self.up = up = np.array([across[1], -across[0]])  # image y points down
         w, h = (round(WORK_IOD * f) for f in PATCH_WH)
         self.size = (int(w), int(h))
         centre = self.top + up * (_GAP + PATCH_WH[1] / 2) * WORK_IOD / self.scale
