@@ -26,11 +26,11 @@ def _scene(seed: int, size_wh: tuple[int, int], work_size: int):
     return portrait, plate, grid, map_x, map_y, alpha, still
 
 
-@pytest.mark.parametrize(("seed", "size_wh", "work_size"), [(0, (320, 240), 0), (1, (400, 300), 160), (2, (360, 270), 120)])
+@pytest.mark.parametrize(
+    ("seed", "size_wh", "work_size"),
+    [(0, (320, 240), 0), (1, (400, 300), 160), (2, (360, 270), 120), (3, (413, 287), 150), (4, (301, 457), 97)],
+)
 def test_banded_composite_equals_warping_and_blending_the_whole_box(seed, size_wh, work_size):
-    # Sizes whose working grid is an exact fraction of the output (as at 512² and
-    # 1080p): elsewhere cv2.resize upsamples identity maps with a slightly other
-    # scale, and the whole-box reference moves still pixels by up to ~0.3 px.
     portrait, plate, grid, map_x, map_y, alpha, still = _scene(seed, size_wh, work_size)
     box = grid.moving_box(~still)
     assert box is not None and box[0].stop - box[0].start > BAND  # several bands
@@ -53,6 +53,28 @@ def test_banded_composite_equals_warping_and_blending_the_whole_box(seed, size_w
     fast = portrait.copy()
     composite(fast, portrait, plate, grid, box, (box_x, box_y, box_alpha), ~still, alpha < 1.0, clear)
     assert np.array_equal(fast, out)
+
+
+@pytest.mark.parametrize(("size_wh", "work_size"), [((1600, 768), 384), ((413, 287), 150), ((301, 457), 97), ((512, 512), 384)])
+def test_unmoved_maps_upsample_to_the_exact_identity(size_wh, work_size):
+    # Working sizes are whole pixels: 768 * 0.24 is 184.32, so the grid is 184
+    # rows and resize upsamples by 184 / 768, not 0.24. And within half a working
+    # pixel of the edge resize repeats the edge's value.
+    grid = WorkGrid.make(size_wh, work_size)
+    width, height = size_wh
+    whole = (slice(0, height), slice(0, width))
+    box_x, box_y = grid.upsample(whole, grid.grid_x.copy(), grid.grid_y.copy())
+    xs, ys = np.meshgrid(np.arange(width), np.arange(height))
+    assert np.abs(box_x - xs).max() < 2e-3
+    assert np.abs(box_y - ys).max() < 2e-3
+    # A constant shift stays a constant shift, to the edge, in a box too.
+    part = (slice(0, height // 2), slice(width // 3, width))
+    shifted = grid.upsample(part, grid.grid_x + 1.5, grid.grid_y - 0.5)
+    assert np.abs(shifted[0] - (xs[part] + 1.5)).max() < 2e-3
+    assert np.abs(shifted[1] - (ys[part] - 0.5)).max() < 2e-3
+    # Working coordinates agree with the grid.
+    centres = np.column_stack([grid.grid_x[0, [0, -1]], grid.grid_y[[0, -1], 0]])
+    assert np.allclose(grid.to_work(centres), [[0, 0], [grid.work_wh[0] - 1, grid.work_wh[1] - 1]], atol=1e-3)
 
 
 def test_runs_join_across_small_gaps():

@@ -68,15 +68,13 @@ def composite(
     moving = cv2.dilate(moving.view(np.uint8), _CROSS).view(bool)
     soft = cv2.dilate(soft.view(np.uint8), _CROSS).view(bool)
     solid = None if clear is None else cv2.dilate((~clear).view(np.uint8), _CROSS).view(bool)
-    wh, ww = moving.shape
-    s = grid.scale
+    wh = moving.shape[0]
     ys, xs = box
-    cols = np.clip(np.floor((np.arange(xs.start, xs.stop) + 0.5) * s - 0.5), 0, ww - 1)
-    cols = cols.astype(np.intp)
+    cols = grid.work_index(xs.start, xs.stop, 0)
     for y0 in range(ys.start, ys.stop, BAND):
         y1 = min(y0 + BAND, ys.stop)
-        r0 = min(max(int(np.floor((y0 + 0.5) * s - 0.5)), 0), wh - 1)
-        r1 = min(max(int(np.floor((y1 - 0.5) * s - 0.5)) + 1, r0), wh - 1)
+        r0, r1 = grid.work_index(y0, y1, 1)[[0, -1]]
+        r1 = min(r1 + 1, wh - 1)
         band_moving = moving[r0 : r1 + 1].any(axis=0)[cols]
         if not band_moving.any():
             continue

@@ -318,9 +318,9 @@ class Renderer:
             return
         h, w = out.shape[:2]
         x0, y0, x1, y1 = work_box
-        inv = 1.0 / self.scale
-        ox0, oy0 = max(int(x0 * inv), 0), max(int(y0 * inv), 0)
-        ox1, oy1 = min(int(np.ceil(x1 * inv)), w), min(int(np.ceil(y1 * inv)), h)
+        inv_x, inv_y = (1.0 / s for s in self.grid.scale_xy)
+        ox0, oy0 = max(int(x0 * inv_x), 0), max(int(y0 * inv_y), 0)
+        ox1, oy1 = min(int(np.ceil(x1 * inv_x)), w), min(int(np.ceil(y1 * inv_y)), h)
         if ox1 <= ox0 or oy1 <= oy0:
             return
         big = cv2.resize(ratio, (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_LINEAR)
@@ -329,10 +329,10 @@ class Renderer:
 
     def _work_ids(self, tri_id: NDArray[np.int32], x0: int, y0: int, x1: int, y1: int) -> NDArray[np.int32]:
         """Triangle ids for a box of output pixels, from the working-resolution buffer."""
-        s = self.scale
+        sx, sy = self.grid.scale_xy
         wh, ww = tri_id.shape
-        ys = np.minimum(((np.arange(y0, y1) + 0.5) * s).astype(int), wh - 1)
-        xs = np.minimum(((np.arange(x0, x1) + 0.5) * s).astype(int), ww - 1)
+        ys = np.minimum(((np.arange(y0, y1) + 0.5) * sy).astype(int), wh - 1)
+        xs = np.minimum(((np.arange(x0, x1) + 0.5) * sx).astype(int), ww - 1)
         return tri_id[np.ix_(ys, xs)]
 
     def _trace_lids(
