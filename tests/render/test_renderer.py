@@ -4,7 +4,7 @@ import pytest
 from enliven.motion.controls import Controls, apply_controls
 from enliven.render.background import MediaPipeSegmenter
 from enliven.face import topology as topo
-from enliven.render.mesh import FRAME, build_mesh
+from enliven.render.mesh import FRAME, N_RINGS, STILL_SCALE, build_mesh
 from enliven.render.raster import rasterize
 from enliven.render.renderer import RenderConfig, Renderer
 
@@ -57,6 +57,48 @@ def test_the_mesh_covers_every_pixel(astronaut_landmarks):
     _, _, tri_id, _ = rasterize(mesh.vertices, mesh.vertices, mesh.triangles, mesh.bias, (512, 512))
     assert (tri_id >= 0).all()
     assert (mesh.kinds == FRAME).any()
+
+
+def _wide(astronaut, astronaut_landmarks, dx=600, dy=100):
+    """The astronaut on a wide, textured canvas, its face off centre."""
+    rng = np.random.default_rng(3)
+    canvas = rng.integers(0, 256, (768, 1600, 3), dtype=np.uint8)
+    canvas[dy : dy + 512, dx : dx + 512] = astronaut
+    lm = astronaut_landmarks.copy()
+    lm[:, 0] += dx
+    lm[:, 1] += dy
+    return canvas, lm
+
+
+@pytest.mark.parametrize("shift", [(600, 100), (0, 0), (1088, 256)])
+def test_the_still_ring_lies_between_the_moving_rings_and_the_frame(astronaut, astronaut_landmarks, shift):
+    _, lm = _wide(astronaut, astronaut_landmarks, *shift)
+    mesh = build_mesh(lm, (1600, 768))
+    n, n_oval = topo.N_LANDMARKS, len(topo.FACE_OVAL)
+    centre = lm[list(topo.FACE_OVAL), :2].mean(axis=0)
+    radius = [np.linalg.norm(mesh.vertices[n + k * n_oval : n + (k + 1) * n_oval, :2] - centre, axis=1) for k in range(N_RINGS + 1)]
+    for inner, outer in zip(radius[:-1], radius[1:]):
+        assert (outer >= inner - 1e-9).all()  # each ring outside the one before, the frame last
+    oval = np.linalg.norm(lm[list(topo.FACE_OVAL), :2] - centre, axis=1)
+    assert (radius[N_RINGS - 1] <= STILL_SCALE * oval + 1e-6).all()
+    assert (mesh.follow[n + (N_RINGS - 1) * n_oval : n + N_RINGS * n_oval] == 0).all()
+    _, _, tri_id, _ = rasterize(mesh.vertices, mesh.vertices, mesh.triangles, mesh.bias, (1600, 768))
+    assert (tri_id >= 0).all()
+
+
+def test_a_wide_frame_beyond_the_still_ring_is_the_portrait_itself(astronaut, astronaut_landmarks):
+    canvas, lm = _wide(astronaut, astronaut_landmarks)
+    r = Renderer(canvas, lm, RenderConfig(background=False))
+    driver = apply_controls(lm, Controls(yaw=25, pitch=10, jaw=0.8))
+    driver[:, :2] += (40.0, -25.0)  # and the head moves
+    out = r.render(_target(lm, driver))
+    centre = lm[list(topo.FACE_OVAL), :2].mean(axis=0)
+    reach = STILL_SCALE * np.linalg.norm(lm[list(topo.FACE_OVAL), :2] - centre, axis=1).max()
+    ys, xs = np.mgrid[0:768, 0:1600]
+    far = np.hypot(xs - centre[0], ys - centre[1]) > reach + 8  # + two working pixels
+    changed = (out != canvas).any(axis=2)
+    assert changed[~far].mean() > 0.05  # the head moved
+    assert not changed[far].any()  # the far background and the body did not
 
 
 def test_the_depth_test_keeps_the_nearer_triangle():

@@ -8,7 +8,9 @@ Built once per portrait from its landmarks:
   follow the head less the further out and the lower they are (``HEAD``); above
   the face, the outer two also take the crown's own move measured in the
   driver's image (``TargetShape.crown``, :mod:`enliven.motion.crown`);
-- a fourth ring on a rectangle enclosing the image, fixed, joined to the third by
+- a still ring further out, where the head's pull ends (``HEAD``): what lies
+  beyond it (far background, shoulders) is the portrait itself, not resampled;
+- a ring on a rectangle enclosing the image, fixed, joined to the still ring by
   a strip and corner triangles (``FRAME``), so every pixel is covered.
 """
 
@@ -31,6 +33,11 @@ RING_FOLLOW = ((1.0, 0.55), (0.8, 0.2), (0.35, 0.0))
 # lies at the hairline, where the hair in front (a fringe, a quiff) goes with the
 # forehead; the outer rings are the head's outline, which is the crown.
 RING_CROWN = (0.0, 1.0, 1.0)
+# The still ring's size over the face oval. Beyond the third ring the head's pull
+# fades to nothing by here, instead of out to the image's border: on a wide
+# frame that border strip was half of all the pixels a 1080p frame resampled.
+STILL_SCALE = 2.6
+N_RINGS = len(RING_SCALES) + 1  # the moving rings and the still one
 FAR = 1e4  # depth of the fixed frame: behind everything
 _INNER_PAIRS = np.asarray(topo.INNER_LIP_PAIRS)  # (upper, lower) inner-lip landmarks
 
@@ -72,7 +79,7 @@ class ExtendedMesh:
         out = self.vertices.copy()
         n = topo.N_LANDMARKS
         out[:n] = target.landmarks
-        rings = slice(n, n + 3 * len(topo.FACE_OVAL))
+        rings = slice(n, n + N_RINGS * len(topo.FACE_OVAL))
         src = self.vertices[rings]
         anchors = self.anchor[rings]
         # The expression-only move of each ring's anchor (e.g. the jaw dropping).
@@ -171,14 +178,20 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
             follow.append(bottom + (top - bottom) * t)
             crown.append(max(up, 0.0) * follow[-1] * RING_CROWN[k])
             anchor.append(oval_idx[i])
+        # The still ring; where the frame is nearer, on the frame (as if there were none).
+        p = centre + d * min(STILL_SCALE, limit)
+        rings.append((len(RING_SCALES), i, p[0], p[1], oval[i, 2] + 0.05 * iod * N_RINGS))
+        follow.append(0.0)
+        crown.append(0.0)
+        anchor.append(oval_idx[i])
         frame_pts.append(centre + direction * limit * r)
     n = topo.N_LANDMARKS
-    ring_xyz = np.zeros((3 * n_oval, 3))
+    ring_xyz = np.zeros((N_RINGS * n_oval, 3))
     for k, i, x, y, z in rings:
         ring_xyz[k * n_oval + i] = (x, y, z)
-    follow_arr = np.zeros(3 * n_oval)
-    anchor_arr = np.zeros(3 * n_oval, np.int32)
-    crown_arr = np.zeros(3 * n_oval)
+    follow_arr = np.zeros(N_RINGS * n_oval)
+    anchor_arr = np.zeros(N_RINGS * n_oval, np.int32)
+    crown_arr = np.zeros(N_RINGS * n_oval)
     for j, (k, i, *_rest) in enumerate(rings):
         follow_arr[k * n_oval + i] = follow[j]
         crown_arr[k * n_oval + i] = crown[j]
@@ -188,7 +201,7 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     mid = (lm[_INNER_PAIRS[:, 0]] + lm[_INNER_PAIRS[:, 1]]) / 2.0
     vertices = np.vstack([lm, ring_xyz, frame_xyz, corners, mid, mid])
     ring_start = n
-    frame_start = n + 3 * n_oval
+    frame_start = n + N_RINGS * n_oval
     corner_start = frame_start + n_oval
     n_pairs = len(_INNER_PAIRS)
     mid_up = np.arange(corner_start + 4, corner_start + 4 + n_pairs)
@@ -210,15 +223,15 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     lower_half = tuple(zip(mid_low.tolist(), _INNER_PAIRS[:, 1].tolist(), strict=True))
     add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, upper_half), MOUTH)
     add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, lower_half), MOUTH)
-    # Strips between the oval and the rings, and the third ring and the frame.
-    loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(3)]
+    # Strips between the oval and the rings, and the still ring and the frame.
+    loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(N_RINGS)]
     loops.append(frame_start + np.arange(n_oval))
     for k, (a, b) in enumerate(zip(loops[:-1], loops[1:])):
         quads = []
         for i in range(n_oval):
             j = (i + 1) % n_oval
             quads += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
-        add(quads, FRAME if k == 3 else HEAD)
+        add(quads, FRAME if k == N_RINGS else HEAD)
     # Corner wedges where consecutive frame points lie on different sides.
     corner_xy = vertices[corner_start:, :2]
     for i in range(n_oval):
