@@ -257,10 +257,13 @@ def test_landmarks_command_refuses_a_non_json_output(portrait, tmp_path, capsys)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_mouth_style_reaches_the_renderer_config():
+def test_mouth_style_and_full_turns_reach_the_config():
     from enliven.cli import _config, build_parser
 
     args = build_parser().parse_args(["animate", "p.png", "d.mp4", "-o", "o.mp4", "--mouth", "drawn"])
     assert _config(args).render.mouth_style == "drawn"
     args = build_parser().parse_args(["animate", "p.png", "d.mp4", "-o", "o.mp4"])
     assert _config(args).render.mouth_style == "driver"
+    assert _config(args).retarget.limit_reveal
+    args = build_parser().parse_args(["animate", "p.png", "d.mp4", "-o", "o.mp4", "--full-turns"])
+    assert not _config(args).retarget.limit_reveal

@@ -39,6 +39,8 @@ def _parse_gains(text: str) -> dict[str, float]:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=int, default=2048, help="long side of the output in px (default 2048)")
     p.add_argument("--no-head", action="store_true", help="expressions only: keep the portrait's head still")
+    p.add_argument("--full-turns", action="store_true",
+                   help="do not ease head turns toward the side a turned portrait hides (it smears)")
     p.add_argument("--gain", default="", metavar="head=1,eyes=1,brows=1,mouth=1", help="per-region motion gains, 0..2")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0..51, lower is better (default 18)")
     p.add_argument("--sign-key", default=None, metavar="KEY.pem",
@@ -168,7 +170,7 @@ def _config(args: argparse.Namespace):  # -> AnimateConfig
     gains = _parse_gains(args.gain)
     if args.no_head:
         gains["head_gain"] = 0.0
-    retarget = replace(config.retarget, **gains)
+    retarget = replace(config.retarget, **gains, limit_reveal=not args.full_turns)
     extra = {}
     if args.command == "animate":
         extra = dict(start_s=args.start, end_s=args.end, face_index=args.face, reference_frame=args.reference_frame,

@@ -7,8 +7,8 @@ from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.motion.controls import Controls, apply_controls
 from enliven.motion.measures import Expression, eye_opening, mouth_opening
-from enliven.motion.pose import STABLE_INDEX, euler_deg, rotation_from_euler
-from enliven.motion.retarget import RetargetConfig, Retargeter, reference_distance
+from enliven.motion.pose import STABLE_INDEX, euler_deg, face_yaw_deg, rotation_from_euler
+from enliven.motion.retarget import RetargetConfig, Retargeter, reference_distance, reveal_limit_deg
 from enliven.types import FaceObservation
 
 
@@ -188,3 +188,48 @@ def test_the_head_follows_a_nod_within_a_frame(astronaut_landmarks):
         return float(np.corrcoef(driven[: len(driven) - lag], got[lag:])[0, 1])
 
     assert max(range(4), key=late_by) <= 1
+
+
+@pytest.mark.parametrize("yaw", [-35.0, -15.0, 0.0, 20.0, 40.0])
+def test_a_faces_own_yaw_is_measured_in_the_pose_convention(astronaut_landmarks, yaw):
+    turned = apply_controls(astronaut_landmarks, Controls(yaw=yaw))
+    base = face_yaw_deg(astronaut_landmarks)  # the astronaut is about 1 degree off frontal
+    assert abs(base) < 3.0
+    assert face_yaw_deg(turned) == pytest.approx(yaw + base, abs=2.0)
+
+
+def test_how_far_a_turned_portrait_may_turn_toward_its_hidden_side():
+    assert reveal_limit_deg(2.0) is None  # a frontal portrait hides nothing
+    limits = [reveal_limit_deg(y) for y in (8.0, 17.0, 32.0, 60.0)]
+    assert limits == sorted(limits, reverse=True)  # the more turned, the less
+    assert reveal_limit_deg(-17.0) == reveal_limit_deg(17.0)
+    assert limits[-1] == pytest.approx(2.0)  # a profile barely turns back
+
+
+def _turn(lm, yaw):
+    centre = lm[STABLE_INDEX].mean(axis=0)
+    return (lm - centre) @ rotation_from_euler(yaw, 0, 0).T + centre
+
+
+@pytest.mark.parametrize("portrait_yaw", [25.0, -25.0])
+def test_a_turned_portrait_turns_back_toward_its_hidden_side_only_so_far(astronaut_landmarks, portrait_yaw):
+    portrait = _turn(astronaut_landmarks, portrait_yaw)
+    limit = reveal_limit_deg(face_yaw_deg(portrait))
+    assert limit is not None and limit < 10.0
+    back = -np.sign(portrait_yaw)  # toward the camera: the hidden cheek would show
+    driver = _turn(astronaut_landmarks, back * 30.0)
+    target = _settle(Retargeter(portrait, astronaut_landmarks), driver)
+    yaw = euler_deg(target.head.rotation)[0]
+    assert np.sign(yaw) == back and abs(yaw) < limit  # eased, still the driver's way
+    # Turning further away hides more: the driver's turn comes through whole.
+    away = _settle(Retargeter(portrait, astronaut_landmarks), _turn(astronaut_landmarks, -back * 20.0))
+    assert euler_deg(away.head.rotation)[0] == pytest.approx(-back * 20.0, abs=1.0)
+    # Off, the whole turn toward the camera comes through.
+    whole = _settle(Retargeter(portrait, astronaut_landmarks, RetargetConfig(limit_reveal=False)), driver)
+    assert euler_deg(whole.head.rotation)[0] == pytest.approx(back * 30.0, abs=1.0)
+
+
+def test_a_frontal_portrait_turns_both_ways_in_full(astronaut_landmarks):
+    for yaw in (-30.0, 30.0):
+        target = _settle(Retargeter(astronaut_landmarks, astronaut_landmarks), _turn(astronaut_landmarks, yaw))
+        assert euler_deg(target.head.rotation)[0] == pytest.approx(yaw, abs=1.0)

@@ -67,6 +67,23 @@ def fit_stable(src: NDArray[np.floating], dst: NDArray[np.floating]) -> Similari
     return umeyama(np.asarray(src)[STABLE_INDEX], np.asarray(dst)[STABLE_INDEX])
 
 
+# Pairs of landmarks straight across the face: outer eye corners and two pairs
+# on the cheeks' outline (the subject's right, then left).
+_ACROSS = np.array([(33, 263), (234, 454), (127, 356)], np.intp)
+
+
+def face_yaw_deg(landmarks: NDArray[np.floating]) -> float:
+    """How far one face is turned from the camera, in :func:`euler_deg`'s yaw.
+
+    From the direction, in 3-D, of lines straight across the face: facing the
+    camera they run along x. 0 for a frontal face, positive for one whose nose
+    points toward the image's left.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    across = (lm[_ACROSS[:, 1]] - lm[_ACROSS[:, 0]]).sum(axis=0)
+    return math.degrees(math.atan2(-across[2], across[0]))
+
+
 def rotvec_from_matrix(rotation: NDArray[np.floating]) -> NDArray[np.float64]:
     """Axis times angle (radians) of a rotation matrix."""
     vec, _ = cv2.Rodrigues(np.asarray(rotation, np.float64))

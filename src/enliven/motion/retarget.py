@@ -24,9 +24,12 @@ from enliven.motion.measures import eye_distance, eye_opening, mouth_opening
 from enliven.motion.pose import (
     STABLE_INDEX,
     Similarity,
+    euler_deg,
+    face_yaw_deg,
     fit_stable,
     matrix_from_rotvec,
     rotation_angle_deg,
+    rotation_from_euler,
     rotvec_from_matrix,
     scale_rotation,
     umeyama,
@@ -54,6 +57,9 @@ class RetargetConfig:
     # (pitch r, driver vs re-tracked output, peaked one frame late); at 4 Hz its
     # frame-to-frame jitter stays under half the driver's tracked pose jitter.
     pose_min_cutoff_hz: float = 4.0
+    # Damp head turns toward the side of the face a turned portrait hides: the
+    # warp has no picture of it, and past a few degrees it smears.
+    limit_reveal: bool = True
     hold_s: float = 0.4  # a lost face holds its last motion this long ...
     ease_s: float = 0.8  # ... then eases back to the reference over this long
 
@@ -135,6 +141,21 @@ _OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest p
 _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
+# How far a portrait may turn toward the side it hides, by its own yaw:
+# _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
+# three portraits turned 10, 17 and 32 degrees (a photo, the Mona Lisa, Vermeer):
+# the hidden cheek starts to smear past about 15-20, 10 and 3 degrees of such turn.
+_REVEAL_FRONTAL, _REVEAL_PER_DEG, _REVEAL_MIN = 25.0, 0.85, 2.0
+_REVEAL_FROM = 5.0  # portraits turned less than this hide nothing: no limit
+
+
+def reveal_limit_deg(portrait_yaw_deg: float) -> float | None:
+    """How far (degrees) a portrait turned by this yaw may turn toward its hidden
+    side; None when it hides nothing worth limiting."""
+    turned = abs(portrait_yaw_deg)
+    if turned < _REVEAL_FROM:
+        return None
+    return max(_REVEAL_MIN, _REVEAL_FRONTAL - _REVEAL_PER_DEG * turned)
 
 
 class Retargeter:
@@ -181,6 +202,8 @@ class Retargeter:
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
         self._ref_mouth = mouth_opening(self.reference)
+        self.portrait_yaw_deg = face_yaw_deg(self.source)
+        self._reveal = reveal_limit_deg(self.portrait_yaw_deg) if cfg.limit_reveal else None
         self._last_time_s: float | None = None
         self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         self._lost_since_s: float | None = None
@@ -270,6 +293,8 @@ class Retargeter:
         rot_ref = matrix_from_rotvec(pose[:3])
         rot_src = to_src.rotation @ rot_ref @ to_src.rotation.T
         rot_src = scale_rotation(rot_src, cfg.head_gain)
+        if self._reveal is not None:
+            rot_src = self._damp_reveal(rot_src, self._reveal)
         scale = math.exp(pose[3] * cfg.head_gain)
         shift = to_src.rotation @ (pose[4:] * self.iod_source) * cfg.head_gain
         shift[2] = 0.0
@@ -279,6 +304,15 @@ class Retargeter:
             shift *= limit / norm
         head = HeadMotion(self.centre, rot_src, scale, shift)
         return head.apply(target), head, mouth_new
+
+    def _damp_reveal(self, rotation: NDArray[np.float64], limit: float) -> NDArray[np.float64]:
+        """The rotation with its yaw toward the portrait's hidden side eased into
+        ``limit`` degrees (``limit * tanh(yaw / limit)``); turns away are kept."""
+        yaw, pitch, roll = euler_deg(rotation)
+        if yaw * self.portrait_yaw_deg >= 0.0:  # turning further away: nothing hidden shows
+            return rotation
+        eased = math.copysign(limit * math.tanh(abs(yaw) / limit), yaw)
+        return rotation_from_euler(eased, pitch, roll)
 
     def _fix_openings(self, target: NDArray[np.float64], driver: NDArray[np.float64]) -> float:
         """Set lid and lip gaps of ``target`` by ratio, in place.
