@@ -196,3 +196,31 @@ def test_the_crown_is_measured_in_the_driver_unless_turned_off(astronaut, drivin
             assert target.crown is not None and target.crown.shape == (2,) and np.isfinite(target.crown).all()
         else:
             assert target.crown is None
+
+
+def test_the_reference_frame_faces_the_camera_as_the_portrait_does(astronaut, tmp_path):
+    """A driver turned 30 degrees with the portrait's expression, then frontal
+    with the mouth open and the eyes half shut: the frontal frame stands for the
+    frontal portrait (a turned reference turns every output frame as far; by
+    expression alone the turned frame is closer)."""
+    from enliven.api import find_reference
+    from enliven.io.video import VideoWriter
+    from enliven.motion.pose import face_yaw_deg
+
+    animator = Animator(astronaut, AnimateConfig())
+    lm = animator.face.landmarks
+    frames = []
+    for controls in [Controls(yaw=30.0)] * 8 + [Controls(jaw=0.6, blink_right=0.5, blink_left=0.5)] * 8:
+        r = Retargeter(lm, lm)
+        driver = apply_controls(lm, controls).astype(np.float32)
+        for k in range(12):
+            target = r.step(FaceObservation(driver, (0, 0, 1, 1)), k / 25)
+        frames.append(animator.renderer.render(target))
+    clip = tmp_path / "driver.mp4"
+    with VideoWriter(clip, (512, 512), 25) as writer:
+        for frame in frames:
+            writer.write(frame)
+    ref = find_reference(clip, animator.face, animator.tracker, AnimateConfig(), 25.0)
+    animator.close()
+    assert ref.index >= 8, ref.index
+    assert abs(face_yaw_deg(ref.landmarks) - face_yaw_deg(lm)) < 8.0

@@ -21,7 +21,7 @@ from enliven.io.image import load_image, save_png
 from enliven.io.sheet import contact_sheet, draw_landmarks, face_crop, sample_indices
 from enliven.io.video import VideoWriter, probe_video, read_frames
 from enliven.motion.controls import apply_controls, demo_performance
-from enliven.motion.retarget import Retargeter, TargetShape, reference_distance
+from enliven.motion.retarget import ReferenceChoice, Retargeter, TargetShape, reference_distance, reference_pose_deg
 from enliven.pipeline import AnimateConfig, Animator, fit_landmarks, fit_portrait
 from enliven.provenance import provenance_tags
 from enliven.provenance.keys import SigningIdentity, load_or_create_identity
@@ -109,18 +109,20 @@ def find_reference(
     window["end_s"] = end_s if config.end_s is None else min(end_s, config.end_s)
     scanned = round((window["end_s"] - config.start_s) * fps)
     stride = max(1, scanned // config.reference_samples)
-    best: tuple[float, DriverReference] | None = None
+    choice: ReferenceChoice[DriverReference] = ReferenceChoice()
     for frame in read_frames(driving, **window, select=lambda k: k % stride == 0):
         obs = tracker.track(frame.rgb)
         if obs is None:
             continue
+        pose = reference_pose_deg(portrait.landmarks, obs.landmarks)
         score = reference_distance(portrait.landmarks, obs.landmarks)
-        if best is None or score < best[0]:
-            best = (score, DriverReference(frame.index, obs.landmarks, frame.rgb))
+        choice.offer(pose, score, DriverReference(frame.index, obs.landmarks, frame.rgb))
+    best = choice.best()
     if best is None:
         raise NoFaceError(f"no face found in any frame of {driving.name}; use a clip that shows a face clearly")
-    log.info("reference frame %d (distance %.2f)", best[1].index, best[0])
-    return best[1]
+    pose, score, ref = best
+    log.info("reference frame %d (distance %.2f, head %.0f° from the portrait's)", ref.index, score, pose)
+    return ref
 
 
 def choose_reference(

@@ -8,7 +8,14 @@ from enliven.face import topology as topo
 from enliven.motion.controls import Controls, apply_controls
 from enliven.motion.measures import Expression, eye_opening, mouth_opening
 from enliven.motion.pose import STABLE_INDEX, euler_deg, face_yaw_deg, rotation_from_euler
-from enliven.motion.retarget import RetargetConfig, Retargeter, reference_distance, reveal_limit_deg
+from enliven.motion.retarget import (
+    ReferenceChoice,
+    RetargetConfig,
+    Retargeter,
+    reference_distance,
+    reference_pose_deg,
+    reveal_limit_deg,
+)
 from enliven.types import FaceObservation
 
 
@@ -233,3 +240,28 @@ def test_a_frontal_portrait_turns_both_ways_in_full(astronaut_landmarks):
     for yaw in (-30.0, 30.0):
         target = _settle(Retargeter(astronaut_landmarks, astronaut_landmarks), _turn(astronaut_landmarks, yaw))
         assert euler_deg(target.head.rotation)[0] == pytest.approx(yaw, abs=1.0)
+
+
+def test_the_reference_faces_the_camera_as_the_portrait_does_before_it_matches_expression():
+    # (pose difference in degrees, whole distance): a frame turned 35 degrees
+    # whose expression matches (the tracker reads a turned driver's eyes as
+    # wider, like a cartoon's) against frontal frames that match less well.
+    frames = [(35.6, 7.3), (34.5, 7.4), (1.4, 8.6), (0.7, 8.8), (2.0, 8.8), (0.4, 11.7), (9.5, 8.0)]
+    rng = np.random.default_rng(0)
+    for order in [list(range(len(frames)))] + [list(rng.permutation(len(frames))) for _ in range(20)]:
+        choice = ReferenceChoice(gate_deg=8.0)
+        for i in order:
+            choice.offer(*frames[i], i)
+        pose, distance, index = choice.best()
+        assert index == 2  # the closest in expression among those within 8 degrees of the most frontal
+        assert len(choice._kept) <= 3  # dominated frames are let go as they come
+    assert ReferenceChoice().best() is None
+
+
+def test_reference_pose_is_the_turn_between_driver_and_portrait(astronaut_landmarks):
+    lm = astronaut_landmarks
+    centre = lm[STABLE_INDEX].mean(axis=0)
+    turned = (lm - centre) @ rotation_from_euler(30, 0, 0).T + centre
+    assert reference_pose_deg(lm, lm) < 0.5
+    assert reference_pose_deg(lm, turned) == pytest.approx(30.0, abs=1.0)
+    assert reference_distance(lm, turned) > reference_distance(lm, lm)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +38,8 @@ from enliven.types import FaceObservation
 
 if TYPE_CHECKING:
     from enliven.motion.detail import DetailField
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,12 @@ def _jaw_weights(source: NDArray[np.float64], iod: float) -> NDArray[np.float64]
     return below * side
 
 
+def reference_pose_deg(source: NDArray[np.floating], driver: NDArray[np.floating]) -> float:
+    """How far (degrees) a driver frame's head is turned from the portrait's."""
+    fit = fit_stable(np.asarray(driver, np.float64), np.asarray(source, np.float64))
+    return rotation_angle_deg(fit.rotation)
+
+
 def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating]) -> float:
     """How far a driver frame is from the portrait in pose and expression.
 
@@ -411,12 +419,57 @@ def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating
     """
     from enliven.motion.measures import Expression
 
-    fit = fit_stable(np.asarray(driver, np.float64), np.asarray(source, np.float64))
-    angle = rotation_angle_deg(fit.rotation)
+    angle = reference_pose_deg(source, driver)
     es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
     eyes = abs(es.eye_right - ed.eye_right) + abs(es.eye_left - ed.eye_left)
     gaze = abs(es.gaze_x - ed.gaze_x) + abs(es.gaze_y - ed.gaze_y)
     return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.05
 
 
-__all__ = ["HeadMotion", "RetargetConfig", "Retargeter", "Similarity", "TargetShape", "reference_distance", "umeyama"]
+POSE_GATE_DEG = 8.0  # reference candidates: at most this much further turned than the closest
+
+
+class ReferenceChoice(Generic[T]):
+    """The reference among driver frames offered one by one: pose first, then the rest.
+
+    The head's pose is transferred relative to the reference, so a reference
+    turned 35 degrees from the portrait turns every output frame 35 degrees too
+    far. :func:`reference_distance` alone let expression outweigh that: a
+    big-eyed cartoon matched a driver turned 35 degrees (whose eyes the tracker
+    reads as wider) better than his frontal frames. So only frames at most
+    ``gate_deg`` further turned than the closest-posed frame compete, on the
+    whole distance. Frames that can no longer win are dropped as they come, so
+    few are held (each may hold a picture).
+    """
+
+    def __init__(self, gate_deg: float = POSE_GATE_DEG) -> None:
+        self.gate_deg = gate_deg
+        self._closest = math.inf
+        self._kept: list[tuple[float, float, T]] = []  # (pose_deg, distance, item)
+
+    def offer(self, pose_deg: float, distance: float, item: T) -> None:
+        """Consider one frame: its pose difference, whole distance and payload."""
+        self._closest = min(self._closest, pose_deg)
+        limit = self._closest + self.gate_deg
+        # A frame no less turned and no closer than a kept one can never win.
+        if pose_deg <= limit and not any(p <= pose_deg and d <= distance for p, d, _ in self._kept):
+            self._kept = [k for k in self._kept if not (pose_deg <= k[0] and distance <= k[1])]
+            self._kept.append((pose_deg, distance, item))
+        self._kept = [k for k in self._kept if k[0] <= limit]
+
+    def best(self) -> tuple[float, float, T] | None:
+        """(pose_deg, distance, item) of the chosen frame, or None if none was offered."""
+        return min(self._kept, key=lambda k: k[1]) if self._kept else None
+
+
+__all__ = [
+    "HeadMotion",
+    "ReferenceChoice",
+    "RetargetConfig",
+    "Retargeter",
+    "Similarity",
+    "TargetShape",
+    "reference_distance",
+    "reference_pose_deg",
+    "umeyama",
+]
