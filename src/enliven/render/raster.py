@@ -67,8 +67,8 @@ def _raster(
             xs = max(xmin, int(np.floor(lo)) - 1)
             xe = min(xmax, int(np.ceil(hi)) + 1)
             for x in range(xs, xe + 1):
-                w0 = ((y1 - y2) * (x - x2) + (x2 - x1) * (y - y2)) * inv
-                w1 = ((y2 - y0) * (x - x2) + (x0 - x2) * (y - y2)) * inv
+                w0 = a0 * x + b0
+                w1 = a1 * x + b1
                 w2 = 1.0 - w0 - w1
                 if w0 < -1e-5 or w1 < -1e-5 or w2 < -1e-5:
                     continue
