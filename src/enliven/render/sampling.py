@@ -98,8 +98,9 @@ class WorkGrid:
             out = [cv2.resize(m, self.size_wh, interpolation=cv2.INTER_LINEAR)[box] for m in maps]
         else:
             out = [cv2.resize(m, self.size_wh, dst=buf, interpolation=cv2.INTER_LINEAR)[box] for m, buf in zip(maps, buffers, strict=True)]
+        centres = (self.grid_x[0], self.grid_y[:, 0])  # working pixel centres along x, y
         for axis, up in ((0, out[0]), (1, out[1])):
-            first, last = float(self.grid_x[0, 0] if axis == 0 else self.grid_y[0, 0]), float(self.grid_x[0, -1] if axis == 0 else self.grid_y[-1, 0])
+            first, last = float(centres[axis][0]), float(centres[axis][-1])
             span = box[1 - axis]
             pos = np.arange(span.start, span.stop, dtype=np.float32)
             fix = np.where(pos < first, pos - first, np.where(pos > last, pos - last, 0.0)).astype(np.float32)
