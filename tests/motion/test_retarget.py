@@ -265,3 +265,30 @@ def test_reference_pose_is_the_turn_between_driver_and_portrait(astronaut_landma
     assert reference_pose_deg(lm, lm) < 0.5
     assert reference_pose_deg(lm, turned) == pytest.approx(30.0, abs=1.0)
     assert reference_distance(lm, turned) > reference_distance(lm, lm)
+
+
+def _widen(lm, pairs, factor):
+    out = lm.copy()
+    idx = np.asarray(pairs)
+    mid = (out[idx[:, 0]] + out[idx[:, 1]]) / 2
+    out[idx[:, 0]] = mid + (out[idx[:, 0]] - mid) * factor
+    out[idx[:, 1]] = mid + (out[idx[:, 1]] - mid) * factor
+    return out
+
+
+def test_a_far_turned_drivers_far_eye_follows_the_near_one(astronaut_landmarks):
+    # Turned 35 degrees (nose to the image's left: the subject's right eye is the
+    # far one), both lids half shut, and the tracker's far eye read twice as open.
+    lm = astronaut_landmarks
+    driver = apply_controls(lm, Controls(yaw=35.0, blink_right=0.5, blink_left=0.5))
+    driver = _widen(driver, topo.RIGHT_EYE_PAIRS, 2.0)
+    target = _settle(Retargeter(lm, lm), driver)
+    near = eye_opening(target.landmarks, "left") / eye_opening(lm, "left")
+    far_gap = np.linalg.norm(np.diff(target.landmarks[np.asarray(topo.RIGHT_EYE_PAIRS)][:, :, :2], axis=1), axis=2).mean()
+    src_gap = np.linalg.norm(np.diff(lm[np.asarray(topo.RIGHT_EYE_PAIRS)][:, :, :2], axis=1), axis=2).mean()
+    assert near < 0.8  # half shut
+    assert far_gap / src_gap < 0.8  # the far eye too, not opened wide
+    # Facing the camera, each eye still goes its own way (a wink).
+    wink = _settle(Retargeter(lm, lm), apply_controls(lm, Controls(blink_left=1.0)))
+    assert eye_opening(wink.landmarks, "left") < 0.2 * eye_opening(lm, "left")
+    assert eye_opening(wink.landmarks, "right") == pytest.approx(eye_opening(lm, "right"), rel=0.1)

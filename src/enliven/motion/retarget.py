@@ -143,6 +143,7 @@ _OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest p
 _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
+_FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
 # three portraits turned 10, 17 and 32 degrees (a photo, the Mona Lisa, Vermeer):
@@ -205,6 +206,7 @@ class Retargeter:
         self._jaw = _jaw_weights(self.source, self.iod_source)
         self._ref_mouth = mouth_opening(self.reference)
         self.portrait_yaw_deg = face_yaw_deg(self.source)
+        self._driver_yaw = face_yaw_deg(self.reference)  # the driver's turn from the camera, last seen
         self._reveal = reveal_limit_deg(self.portrait_yaw_deg) if cfg.limit_reveal else None
         self._last_time_s: float | None = None
         self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
@@ -244,6 +246,7 @@ class Retargeter:
             tracked = False
         else:
             self._lost_since_s = None
+            self._driver_yaw = face_yaw_deg(observation.landmarks)
             delta, pose = self._measure(observation.landmarks, dt)
             self._last = (delta, pose)
             tracked = True
@@ -323,15 +326,29 @@ class Retargeter:
         the target mouth opening that the portrait does not show (0..1).
         """
         cfg = self.config
-        for side, pairs in (("right", topo.RIGHT_EYE_PAIRS), ("left", topo.LEFT_EYE_PAIRS)):
+        ratios = {}
+        for side in ("right", "left"):
             ref_open = self._ref_eye_open[side]
             if ref_open < 0.08:  # the driver's reference eye is shut: no ratio
                 continue
             # The tracker reads a shut eye as ~0.03-0.06 open, not 0 (shared
             # clips); measured from that floor, a blink closes the portrait's
             # eye fully instead of leaving a band of iris and lashes.
-            ratio = (eye_opening(driver, side) - _EYE_SHUT) / (ref_open - _EYE_SHUT)
-            ratio = 1.0 + cfg.eyes_gain * (ratio - 1.0)
+            ratios[side] = (eye_opening(driver, side) - _EYE_SHUT) / (ref_open - _EYE_SHUT)
+        # The far eye of a driver turned far is foreshortened, and the tracker's
+        # reading of it is not to be trusted: turned 37-41 degrees, the driver of
+        # head_turn_big_01 reads 0.42-0.53 open on the far eye against 0.15-0.16
+        # on the near one (0.21 both at his reference), and the portrait's far
+        # eye opened wide. Past _FAR_EYE_FROM degrees it takes the near eye's
+        # ratio, fully from _FAR_EYE_FROM + _FAR_EYE_SPAN (a wink there is lost).
+        far, near = ("right", "left") if self._driver_yaw > 0 else ("left", "right")
+        w = float(np.clip((abs(self._driver_yaw) - _FAR_EYE_FROM) / _FAR_EYE_SPAN, 0.0, 1.0))
+        if w > 0 and far in ratios and near in ratios:
+            ratios[far] = (1.0 - w) * ratios[far] + w * ratios[near]
+        for side, pairs in (("right", topo.RIGHT_EYE_PAIRS), ("left", topo.LEFT_EYE_PAIRS)):
+            if side not in ratios:
+                continue
+            ratio = 1.0 + cfg.eyes_gain * (ratios[side] - 1.0)
             ratio = float(np.clip(ratio, 0.0, cfg.max_eye_ratio))
             idx = np.asarray(pairs)
             mid = (target[idx[:, 0]] + target[idx[:, 1]]) / 2.0
