@@ -115,7 +115,7 @@ def find_reference(
         if obs is None:
             continue
         pose = reference_pose_deg(portrait.landmarks, obs.landmarks)
-        score = reference_distance(portrait.landmarks, obs.landmarks)
+        score = reference_distance(portrait.landmarks, obs.landmarks, pose)
         choice.offer(pose, score, DriverReference(frame.index, obs.landmarks, frame.rgb))
     best = choice.best()
     if best is None:

@@ -29,8 +29,7 @@ from enliven.face.topology import N_LANDMARKS
 from enliven.memory import release_free_memory
 from enliven.motion.crown import CrownTracker
 from enliven.motion.detail import DetailTracker
-from enliven.motion.pose import face_yaw_deg
-from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape, reveal_limit_deg
+from enliven.motion.retarget import RetargetConfig, Retargeter, TargetShape
 from enliven.provenance.watermark import Payload, Watermarker
 from enliven.render.background import MediaPipeSegmenter, Segmenter
 from enliven.render.renderer import RenderConfig, Renderer
@@ -274,10 +273,6 @@ class Animator:
                 self.tracker.close()
             raise
         self.job_id = secrets.randbits(32) if job_id is None else job_id
-        yaw = face_yaw_deg(self.face.landmarks)
-        limit = reveal_limit_deg(yaw) if self.config.retarget.limit_reveal else None
-        if limit is not None:
-            log.info("%s is turned %.0f° from the camera: turns toward the side it hides are eased into %.0f°", name, abs(yaw), limit)
         # The per-portrait preparation (segmentation, background plate, mesh,
         # watermark pattern) runs in the background while the caller goes on,
         # e.g. choosing the driver's reference frame; first use waits for it.
@@ -363,7 +358,11 @@ class Animator:
         release_free_memory(collect=False)
 
     def _retargeter(self, reference: NDArray[np.floating]) -> Retargeter:
-        return Retargeter(self.face.landmarks, reference, self.config.retarget)
+        retargeter = Retargeter(self.face.landmarks, reference, self.config.retarget)
+        if retargeter.reveal_limit is not None:
+            log.info("the portrait is turned %.0f° from the camera: turns toward the side it hides are eased into %.0f°",
+                     abs(retargeter.portrait_yaw_deg), retargeter.reveal_limit)  # fmt: skip
+        return retargeter
 
     def _evidence(self, retargeter: Retargeter, reference: NDArray[np.floating], rgb: NDArray[np.uint8]) -> Evidence:
         """The image measurements of a clip whose reference frame is ``rgb``."""

@@ -207,7 +207,8 @@ class Retargeter:
         self._ref_mouth = mouth_opening(self.reference)
         self.portrait_yaw_deg = face_yaw_deg(self.source)
         self._driver_yaw = face_yaw_deg(self.reference)  # the driver's turn from the camera, last seen
-        self._reveal = reveal_limit_deg(self.portrait_yaw_deg) if cfg.limit_reveal else None
+        # Degrees a turn toward the portrait's hidden side is eased into (None: not eased).
+        self.reveal_limit = reveal_limit_deg(self.portrait_yaw_deg) if cfg.limit_reveal else None
         self._last_time_s: float | None = None
         self._last: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         self._lost_since_s: float | None = None
@@ -298,8 +299,8 @@ class Retargeter:
         rot_ref = matrix_from_rotvec(pose[:3])
         rot_src = to_src.rotation @ rot_ref @ to_src.rotation.T
         rot_src = scale_rotation(rot_src, cfg.head_gain)
-        if self._reveal is not None:
-            rot_src = self._damp_reveal(rot_src, self._reveal)
+        if self.reveal_limit is not None:
+            rot_src = self._damp_reveal(rot_src, self.reveal_limit)
         scale = math.exp(pose[3] * cfg.head_gain)
         shift = to_src.rotation @ (pose[4:] * self.iod_source) * cfg.head_gain
         shift[2] = 0.0
@@ -426,17 +427,20 @@ def reference_pose_deg(source: NDArray[np.floating], driver: NDArray[np.floating
     return rotation_angle_deg(fit.rotation)
 
 
-def reference_distance(source: NDArray[np.floating], driver: NDArray[np.floating]) -> float:
+def reference_distance(
+    source: NDArray[np.floating], driver: NDArray[np.floating], pose_deg: float | None = None
+) -> float:
     """How far a driver frame is from the portrait in pose and expression.
 
     Used to choose the driver's reference frame: the frame that looks most like the
     portrait. Pose difference in degrees/10 plus eye and mouth opening and gaze
     differences. Gaze counts because it is transferred relative to the reference:
     a reference looking aside would set every output's irises off by as much.
+    ``pose_deg``: :func:`reference_pose_deg` of the pair, when already known.
     """
     from enliven.motion.measures import Expression
 
-    angle = reference_pose_deg(source, driver)
+    angle = reference_pose_deg(source, driver) if pose_deg is None else pose_deg
     es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
     eyes = abs(es.eye_right - ed.eye_right) + abs(es.eye_left - ed.eye_left)
     gaze = abs(es.gaze_x - ed.gaze_x) + abs(es.gaze_y - ed.gaze_y)
