@@ -224,3 +224,9 @@ def test_the_reference_frame_faces_the_camera_as_the_portrait_does(astronaut, tm
     animator.close()
     assert ref.index >= 8, ref.index
     assert abs(face_yaw_deg(ref.landmarks) - face_yaw_deg(lm)) < 8.0
+    # The chosen picture is decoded again after the choice: it is that frame.
+    from enliven.io.video import read_frames
+
+    decoded = [f.rgb for f in read_frames(clip)]
+    assert np.array_equal(ref.rgb, decoded[ref.index])
+    assert not np.array_equal(ref.rgb, decoded[ref.index - 8])

@@ -9,10 +9,10 @@ from enliven.motion.controls import Controls, apply_controls
 from enliven.motion.measures import Expression, eye_opening, mouth_opening
 from enliven.motion.pose import STABLE_INDEX, euler_deg, face_yaw_deg, rotation_from_euler
 from enliven.motion.retarget import (
-    ReferenceChoice,
     RetargetConfig,
     Retargeter,
     reference_distance,
+    reference_index,
     reference_pose_deg,
     reveal_limit_deg,
 )
@@ -242,20 +242,42 @@ def test_a_frontal_portrait_turns_both_ways_in_full(astronaut_landmarks):
         assert euler_deg(target.head.rotation)[0] == pytest.approx(yaw, abs=1.0)
 
 
-def test_the_reference_faces_the_camera_as_the_portrait_does_before_it_matches_expression():
-    # (pose difference in degrees, whole distance): a frame turned 35 degrees
-    # whose expression matches (the tracker reads a turned driver's eyes as
-    # wider, like a cartoon's) against frontal frames that match less well.
-    frames = [(35.6, 7.3), (34.5, 7.4), (1.4, 8.6), (0.7, 8.8), (2.0, 8.8), (0.4, 11.7), (9.5, 8.0)]
-    rng = np.random.default_rng(0)
-    for order in [list(range(len(frames)))] + [list(rng.permutation(len(frames))) for _ in range(20)]:
-        choice = ReferenceChoice(gate_deg=8.0)
-        for i in order:
-            choice.offer(*frames[i], i)
-        pose, distance, index = choice.best()
-        assert index == 2  # the closest in expression among those within 8 degrees of the most frontal
-        assert len(choice._kept) <= 3  # dominated frames are let go as they come
-    assert ReferenceChoice().best() is None
+def test_the_reference_faces_the_camera_as_the_portrait_does_before_it_matches_expression(astronaut_landmarks):
+    """A driver turned 35 degrees with the portrait's very expression loses to
+    frontal frames that match it less well (a turned reference turns every
+    output frame as far)."""
+    lm = astronaut_landmarks
+    turned = [apply_controls(lm, Controls(yaw=y)) for y in (35.0, 34.0)]
+    frontal = [apply_controls(lm, c) for c in (Controls(yaw=2.0, jaw=0.3), Controls(yaw=1.0, jaw=0.2), Controls(pitch=9.0))]
+    frames = turned + frontal
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]):
+        index, pose, _ = reference_index(lm, [frames[i] for i in order])
+        assert order[index] == 3  # the closest in expression among those within 8 degrees of the most frontal
+        assert pose < 8.0
+    with pytest.raises(ValueError):
+        reference_index(lm, [])
+
+
+def test_the_reference_is_the_drivers_usual_face_not_the_portraits_anatomy(astronaut_landmarks):
+    """A big-eyed, small-mouthed cartoon is not puckering: the reference is the
+    driver's usual face, not the frame whose numbers come closest to the
+    cartoon's (his widest-eyed pucker), which would leave the cartoon's lips
+    stretched thin and its eyes half shut whenever the driver rests."""
+    from enliven.face import topology as topo
+
+    lm = astronaut_landmarks
+    cartoon = _widen(_widen(lm, topo.RIGHT_EYE_PAIRS, 2.2), topo.LEFT_EYE_PAIRS, 2.2)
+    cartoon = _narrow_mouth(cartoon, 0.7)
+    rest = apply_controls(lm, Controls())
+    pucker = _widen(_widen(_narrow_mouth(lm, 0.55), topo.RIGHT_EYE_PAIRS, 1.3), topo.LEFT_EYE_PAIRS, 1.3)
+    blink = apply_controls(lm, Controls(blink_right=1.0, blink_left=1.0))
+    frames = [rest, rest.copy(), pucker, rest.copy(), blink, rest.copy()]
+    assert reference_distance(cartoon, pucker) < reference_distance(cartoon, rest)  # the old rule's pick
+    index, _, _ = reference_index(cartoon, frames)
+    assert index in (0, 1, 3, 5)
+    # A portrait whose eyes are shut is matched to a shut-eyed driver frame.
+    shut = apply_controls(lm, Controls(blink_right=1.0, blink_left=1.0))
+    assert reference_index(shut, frames)[0] == 4
 
 
 def test_reference_pose_is_the_turn_between_driver_and_portrait(astronaut_landmarks):
@@ -265,6 +287,16 @@ def test_reference_pose_is_the_turn_between_driver_and_portrait(astronaut_landma
     assert reference_pose_deg(lm, lm) < 0.5
     assert reference_pose_deg(lm, turned) == pytest.approx(30.0, abs=1.0)
     assert reference_distance(lm, turned) > reference_distance(lm, lm)
+
+
+def _narrow_mouth(lm, factor):
+    """The lips pulled in sideways about the mouth's centre (a pucker)."""
+    out = lm.copy()
+    pairs = np.asarray(topo.INNER_LIP_PAIRS + topo.OUTER_LIP_PAIRS)
+    lips = sorted(set(pairs.ravel()) | set(topo.MOUTH_CORNERS_INNER + topo.MOUTH_CORNERS_OUTER))
+    mid = out[lips, 0].mean()
+    out[lips, 0] = mid + (out[lips, 0] - mid) * factor
+    return out
 
 
 def _widen(lm, pairs, factor):

@@ -11,8 +11,9 @@ open-mouthed portrait closes when the driver closes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.face.smoothing import OneEuroFilter
-from enliven.motion.measures import eye_distance, eye_opening, mouth_opening
+from enliven.motion.measures import Expression, eye_distance, eye_opening, mouth_opening
 from enliven.motion.pose import (
     STABLE_INDEX,
     Similarity,
@@ -38,8 +39,6 @@ from enliven.types import FaceObservation
 
 if TYPE_CHECKING:
     from enliven.motion.detail import DetailField
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -428,69 +427,98 @@ def reference_pose_deg(source: NDArray[np.floating], driver: NDArray[np.floating
 
 
 def reference_distance(
-    source: NDArray[np.floating], driver: NDArray[np.floating], pose_deg: float | None = None
+    source: NDArray[np.floating],
+    driver: NDArray[np.floating],
+    pose_deg: float | None = None,
+    typical: Expression | None = None,
 ) -> float:
-    """How far a driver frame is from the portrait in pose and expression.
+    """How far a driver frame is from standing for the portrait, in pose and expression.
 
-    Used to choose the driver's reference frame: the frame that looks most like the
-    portrait. Pose difference in degrees/10 plus eye and mouth opening and gaze
+    Pose difference in degrees/10 plus eye and mouth opening and gaze
     differences. Gaze counts because it is transferred relative to the reference:
     a reference looking aside would set every output's irises off by as much.
     ``pose_deg``: :func:`reference_pose_deg` of the pair, when already known.
-    """
-    from enliven.motion.measures import Expression
 
+    ``typical``: the driver's :func:`typical_expression` over the frames compared. With
+    it, what is anatomy rather than expression is matched to the driver's own
+    typical face, not to the portrait's numbers: an eye is matched to the
+    driver's typical opening unless the portrait's is narrowed (under
+    ``_NARROWED`` of it: a squint, a shut eye), and the mouth's width always to
+    the driver's typical width. A big-eyed, small-mouthed cartoon otherwise
+    takes the driver's widest-eyed pucker as the reference, and then frowns
+    sleepily with its lips stretched thin whenever the driver rests.
+    """
     angle = reference_pose_deg(source, driver) if pose_deg is None else pose_deg
     es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
-    eyes = abs(es.eye_right - ed.eye_right) + abs(es.eye_left - ed.eye_left)
+    want_right, want_left, width = es.eye_right, es.eye_left, 0.0
+    if typical is not None:
+        if want_right >= _NARROWED * typical.eye_right:
+            want_right = typical.eye_right
+        if want_left >= _NARROWED * typical.eye_left:
+            want_left = typical.eye_left
+        width = abs(ed.mouth_width - typical.mouth_width) / 0.1
+    eyes = abs(want_right - ed.eye_right) + abs(want_left - ed.eye_left)
     gaze = abs(es.gaze_x - ed.gaze_x) + abs(es.gaze_y - ed.gaze_y)
-    return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.05
+    return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.03 + width
 
 
+_NARROWED = 0.6  # a portrait eye under this share of the driver's typical opening is matched as it is
 POSE_GATE_DEG = 8.0  # reference candidates: at most this much further turned than the closest
 
 
-class ReferenceChoice(Generic[T]):
-    """The reference among driver frames offered one by one: pose first, then the rest.
+def typical_expression(frames: Sequence[NDArray[np.floating]]) -> Expression:
+    """A driver's usual face over ``frames``: the median of each measure, but the
+    eyes' 75th percentile (their open state: blinks and squints pull the median
+    down; a singer who squints half the time has a median eye 30% narrower than
+    his open one)."""
+    values = np.array([astuple(Expression.of(np.asarray(f, np.float64))) for f in frames])
+    typical = np.median(values, axis=0)
+    for name in ("eye_right", "eye_left"):
+        k = _EXPRESSION_FIELDS.index(name)
+        typical[k] = np.percentile(values[:, k], 75)
+    opening, width = (_EXPRESSION_FIELDS.index(n) for n in ("mouth_open", "mouth_width"))
+    closed = values[:, opening] <= np.percentile(values[:, opening], 30)
+    typical[width] = np.median(values[closed, width])
+    return Expression(*typical.tolist())
 
-    The head's pose is transferred relative to the reference, so a reference
-    turned 35 degrees from the portrait turns every output frame 35 degrees too
-    far. :func:`reference_distance` alone let expression outweigh that: a
-    big-eyed cartoon matched a driver turned 35 degrees (whose eyes the tracker
-    reads as wider) better than his frontal frames. So only frames at most
-    ``gate_deg`` further turned than the closest-posed frame compete, on the
-    whole distance. Frames that can no longer win are dropped as they come, so
-    few are held (each may hold a picture).
+
+_EXPRESSION_FIELDS = tuple(f.name for f in fields(Expression))
+
+
+def reference_index(
+    source: NDArray[np.floating],
+    frames: Sequence[NDArray[np.floating]],
+    gate_deg: float = POSE_GATE_DEG,
+) -> tuple[int, float, float]:
+    """Which driver frame stands for the portrait: (position in ``frames``, pose°, distance).
+
+    Pose first: the head's pose is transferred relative to the reference, so a
+    reference turned 35 degrees from the portrait turns every output frame 35
+    degrees too far, and the tracker reads a turned driver's eyes as wider, like
+    a cartoon's. Only frames at most ``gate_deg`` further turned than the
+    closest-posed one compete, on :func:`reference_distance` against the
+    driver's :func:`typical_expression` over all ``frames``.
     """
-
-    def __init__(self, gate_deg: float = POSE_GATE_DEG) -> None:
-        self.gate_deg = gate_deg
-        self._closest = math.inf
-        self._kept: list[tuple[float, float, T]] = []  # (pose_deg, distance, item)
-
-    def offer(self, pose_deg: float, distance: float, item: T) -> None:
-        """Consider one frame: its pose difference, whole distance and payload."""
-        self._closest = min(self._closest, pose_deg)
-        limit = self._closest + self.gate_deg
-        # A frame no less turned and no closer than a kept one can never win.
-        if pose_deg <= limit and not any(p <= pose_deg and d <= distance for p, d, _ in self._kept):
-            self._kept = [k for k in self._kept if not (pose_deg <= k[0] and distance <= k[1])]
-            self._kept.append((pose_deg, distance, item))
-        self._kept = [k for k in self._kept if k[0] <= limit]
-
-    def best(self) -> tuple[float, float, T] | None:
-        """(pose_deg, distance, item) of the chosen frame, or None if none was offered."""
-        return min(self._kept, key=lambda k: k[1]) if self._kept else None
+    if not frames:
+        raise ValueError("no driver frames to choose a reference from")
+    poses = [reference_pose_deg(source, f) for f in frames]
+    typical = typical_expression(frames)
+    limit = min(poses) + gate_deg
+    best = min(
+        (reference_distance(source, f, p, typical), i) for i, (f, p) in enumerate(zip(frames, poses)) if p <= limit
+    )
+    return best[1], poses[best[1]], best[0]
 
 
 __all__ = [
     "HeadMotion",
-    "ReferenceChoice",
     "RetargetConfig",
     "Retargeter",
     "Similarity",
     "TargetShape",
     "reference_distance",
+    "reference_index",
     "reference_pose_deg",
+    "typical_expression",
     "umeyama",
 ]
