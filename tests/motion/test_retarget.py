@@ -103,6 +103,23 @@ def test_an_open_mouthed_portrait_closes_when_the_driver_closes(astronaut_landma
     assert mouth_opening(target.landmarks) < 0.1 * mouth_opening(portrait)
 
 
+def test_a_closed_mouth_opens_with_a_driver_whose_reference_mouth_is_open(astronaut_landmarks):
+    """A singer who never closes his mouth in the window searched gives an open
+    reference; a closed-mouthed portrait must still open as he sings, not stay
+    shut until he opens wider than his reference (head_turn_big_01: the
+    cartoon's mouth was shut at 0.15 eye distances of his opening)."""
+    lm = astronaut_landmarks
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    singing_ref = apply_controls(closed, Controls(jaw=0.45))  # 0.14 eye distances open
+    assert mouth_opening(singing_ref) == pytest.approx(0.144, abs=0.01)
+    same = _settle(Retargeter(closed, singing_ref), singing_ref)
+    assert mouth_opening(same.landmarks) > 0.07  # his reference opening shows, less a resting gap
+    wider = _settle(Retargeter(closed, singing_ref), apply_controls(closed, Controls(jaw=0.9)))
+    assert mouth_opening(wider.landmarks) > mouth_opening(same.landmarks) + 0.1
+    shut = _settle(Retargeter(closed, singing_ref), closed)
+    assert mouth_opening(shut.landmarks) < 0.01
+
+
 def test_a_lost_face_holds_then_eases_back(astronaut_landmarks):
     lm = astronaut_landmarks
     cfg = RetargetConfig(hold_s=0.2, ease_s=0.4)

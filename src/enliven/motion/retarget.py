@@ -140,6 +140,7 @@ _FAST_POINTS = _EYE_POINTS + _LIP_POINTS
 _OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest pose
 # (shared portraits: closed 0.001-0.004, parted or smiling 0.06-0.12, a shout 0.47)
 _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
+_REF_REST_GAP = 0.05  # a driver's reference lip gap up to this is a mouth at rest (parted lips)
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
@@ -357,7 +358,12 @@ class Retargeter:
             target[idx[:, 1]] = mid - half
         # Mouth: above the driver's reference opening the change adds; below it,
         # the portrait's own opening shrinks in proportion, down to closed.
-        drv_gap, ref_gap, src_gap = mouth_opening(driver), self._ref_mouth, self._src_mouth
+        drv_gap, src_gap = mouth_opening(driver), self._src_mouth
+        # A reference mouth open wider than the portrait's and than a mouth at
+        # rest is open, not resting (a singer who never closes his mouth in the
+        # window searched): counted as rest only up to that, the portrait's mouth
+        # opens with the rest of his opening instead of staying shut below it.
+        ref_gap = min(self._ref_mouth, max(src_gap, _REF_REST_GAP))
         gain = cfg.mouth_gain
         if drv_gap >= ref_gap or ref_gap < 0.03:
             want = max(0.0, src_gap + gain * (drv_gap - ref_gap))
