@@ -15,6 +15,7 @@ from enliven.motion.retarget import (
     reference_index,
     reference_pose_deg,
     reveal_limit_deg,
+    typical_expression,
 )
 from enliven.types import FaceObservation
 
@@ -292,6 +293,10 @@ def test_the_reference_is_the_drivers_usual_face_not_the_portraits_anatomy(astro
     assert reference_distance(cartoon, pucker) < reference_distance(cartoon, rest)  # the old rule's pick
     index, _, _ = reference_index(cartoon, frames)
     assert index in (0, 1, 3, 5)
+    # A driver who smiles open-mouthed through most of a clip: the usual width
+    # is that of his closed mouth, not of his smile.
+    smiles = [apply_controls(lm, Controls(smile=1.0, jaw=0.4))] * 7 + [rest] * 3
+    assert typical_expression(smiles).mouth_width == pytest.approx(Expression.of(rest).mouth_width)
     # A portrait whose eyes are shut is matched to a shut-eyed driver frame.
     shut = apply_controls(lm, Controls(blink_right=1.0, blink_left=1.0))
     assert reference_index(shut, frames)[0] == 4

@@ -432,6 +432,11 @@ def reference_pose_deg(source: NDArray[np.floating], driver: NDArray[np.floating
     return rotation_angle_deg(fit.rotation)
 
 
+_NARROWED = 0.6  # a portrait eye under this share of the driver's typical opening is matched as it is
+POSE_GATE_DEG = 8.0  # reference candidates: at most this much further turned than the closest
+_EXPRESSION_FIELDS = tuple(f.name for f in fields(Expression))
+
+
 def reference_distance(
     source: NDArray[np.floating],
     driver: NDArray[np.floating],
@@ -450,7 +455,7 @@ def reference_distance(
     typical face, not to the portrait's numbers: an eye is matched to the
     driver's typical opening unless the portrait's is narrowed (under
     ``_NARROWED`` of it: a squint, a shut eye), and the mouth's width always to
-    the driver's typical width. A big-eyed, small-mouthed cartoon otherwise
+    the driver's closed-mouth width. A big-eyed, small-mouthed cartoon otherwise
     takes the driver's widest-eyed pucker as the reference, and then frowns
     sleepily with its lips stretched thin whenever the driver rests.
     """
@@ -468,15 +473,13 @@ def reference_distance(
     return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.03 + width
 
 
-_NARROWED = 0.6  # a portrait eye under this share of the driver's typical opening is matched as it is
-POSE_GATE_DEG = 8.0  # reference candidates: at most this much further turned than the closest
-
-
 def typical_expression(frames: Sequence[NDArray[np.floating]]) -> Expression:
-    """A driver's usual face over ``frames``: the median of each measure, but the
-    eyes' 75th percentile (their open state: blinks and squints pull the median
-    down; a singer who squints half the time has a median eye 30% narrower than
-    his open one)."""
+    """A driver's usual face over ``frames``: the median of each measure, but
+    the eyes' 75th percentile (their open state: blinks and squints pull the
+    median down; head_turn_big_01's singer, who squints half the time, has a
+    median eye a quarter narrower than his open one) and the mouth's width over
+    the frames with the mouth closed (the 30% least open: a driver who smiles
+    through a clip has a median width of a smile)."""
     values = np.array([astuple(Expression.of(np.asarray(f, np.float64))) for f in frames])
     typical = np.median(values, axis=0)
     for name in ("eye_right", "eye_left"):
@@ -486,9 +489,6 @@ def typical_expression(frames: Sequence[NDArray[np.floating]]) -> Expression:
     closed = values[:, opening] <= np.percentile(values[:, opening], 30)
     typical[width] = np.median(values[closed, width])
     return Expression(*typical.tolist())
-
-
-_EXPRESSION_FIELDS = tuple(f.name for f in fields(Expression))
 
 
 def reference_index(
