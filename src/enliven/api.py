@@ -120,11 +120,14 @@ def find_reference(
     if not faces:
         raise NoFaceError(f"no face found in any frame of {driving.name}; use a clip that shows a face clearly")
     # The choice needs the driver's typical face over all samples, so no picture
-    # is held while sampling: the chosen one is decoded again (up to 0.1 s at
-    # 512x512, about 1 s for 10 s of 1080x1920 HEVC).
+    # is held while sampling: the chosen one is decoded again (up to 0.3 s for
+    # 10 s of 512x512 H.264, 1 s for 10 s of 1080x1920 HEVC).
     best, pose, score = reference_index(portrait.landmarks, faces)
     index = indices[best]
-    rgb = next(read_frames(driving, **window, select=lambda k: k == index)).rgb
+    again = next(read_frames(driving, **window, select=lambda k: k == index), None)
+    if again is None:  # it decoded a moment ago: the file changed or decodes unevenly
+        raise InputError(f"frame {index} of {driving.name} did not decode a second time; is the file being written?")
+    rgb = again.rgb
     log.info("reference frame %d (distance %.2f, head %.0f° from the portrait's)", index, score, pose)
     return DriverReference(index, faces[best], rgb)
 
