@@ -302,6 +302,24 @@ def test_the_reference_is_the_drivers_usual_face_not_the_portraits_anatomy(astro
     assert reference_index(shut, frames)[0] == 4
 
 
+def test_a_cross_eyed_frame_is_not_a_straight_gaze(astronaut_landmarks):
+    """Crossed eyes average to a straight gaze, but each iris moves by its own
+    change from the reference: a cross-eyed reference would spread the
+    portrait's eyes apart whenever the driver looks straight (tongue_01)."""
+    from enliven.motion.measures import eye_distance, gaze
+
+    lm = astronaut_landmarks
+    crossed = lm.copy()
+    shift = 0.05 * eye_distance(lm)  # each iris a fifth of an eye width inward
+    right_is_left_in_image = lm[topo.RIGHT_IRIS[0], 0] < lm[topo.LEFT_IRIS[0], 0]
+    crossed[list(topo.RIGHT_IRIS), 0] += shift if right_is_left_in_image else -shift
+    crossed[list(topo.LEFT_IRIS), 0] -= shift if right_is_left_in_image else -shift
+    assert gaze(crossed) == pytest.approx(gaze(lm), abs=0.03)  # the mean hardly tells (each eye moves 0.17)
+    assert reference_distance(lm, crossed) > 1.0
+    index, _, _ = reference_index(lm, [crossed, crossed.copy(), apply_controls(lm, Controls(pitch=5.0)), crossed.copy()])
+    assert index == 2
+
+
 def test_reference_pose_is_the_turn_between_driver_and_portrait(astronaut_landmarks):
     lm = astronaut_landmarks
     centre = lm[STABLE_INDEX].mean(axis=0)

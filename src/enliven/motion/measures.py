@@ -73,6 +73,15 @@ def gaze(landmarks: NDArray[np.floating]) -> tuple[float, float]:
     x is along the eye-corner line (positive to the image's right), y across it
     (positive down), both over the eye width and relative to the eye's centre.
     """
+    x, y = np.mean(eye_gazes(landmarks), axis=0)
+    return float(x), float(y)
+
+
+def eye_gazes(landmarks: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Each iris's position within its eye, as in :func:`gaze`: rows right eye, left eye; columns x, y.
+
+    Crossed eyes average to a straight gaze; apart, they do not.
+    """
     out = []
     for iris, pairs, corners in (
         (topo.RIGHT_IRIS, topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS),
@@ -88,8 +97,7 @@ def gaze(landmarks: NDArray[np.floating]) -> tuple[float, float]:
         centre = landmarks[np.asarray(pairs).ravel(), :2].mean(axis=0)
         rel = landmarks[iris[0], :2] - centre
         out.append((rel @ ux / width, rel @ uy / width))
-    x, y = np.mean(out, axis=0)
-    return float(x), float(y)
+    return np.asarray(out, np.float64)
 
 
 @dataclass(frozen=True)

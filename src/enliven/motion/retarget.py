@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.face.smoothing import OneEuroFilter
-from enliven.motion.measures import Expression, eye_distance, eye_opening, mouth_opening
+from enliven.motion.measures import Expression, eye_distance, eye_gazes, eye_opening, mouth_opening
 from enliven.motion.pose import (
     STABLE_INDEX,
     Similarity,
@@ -469,7 +469,11 @@ def reference_distance(
             want_left = typical.eye_left
         width = abs(ed.mouth_width - typical.mouth_width) / 0.1
     eyes = abs(want_right - ed.eye_right) + abs(want_left - ed.eye_left)
-    gaze = abs(es.gaze_x - ed.gaze_x) + abs(es.gaze_y - ed.gaze_y)
+    # Per eye: each iris moves by its own change from the reference, so a
+    # cross-eyed reference (tongue_01 crosses her eyes), whose mean gaze looks
+    # straight, would spread the portrait's eyes apart whenever the driver looks
+    # straight.
+    gaze = float(np.abs(eye_gazes(np.asarray(source)) - eye_gazes(np.asarray(driver))).sum()) / 2.0
     return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.03 + width
 
 
