@@ -460,7 +460,25 @@ def reference_distance(
     sleepily with its lips stretched thin whenever the driver rests.
     """
     angle = reference_pose_deg(source, driver) if pose_deg is None else pose_deg
-    es, ed = Expression.of(np.asarray(source)), Expression.of(np.asarray(driver))
+    source, driver = np.asarray(source), np.asarray(driver)
+    return _distance(angle, _Face.of(source), _Face.of(driver), typical)
+
+
+@dataclass(frozen=True)
+class _Face:
+    """What the reference choice measures of one face: its expression and each eye's gaze."""
+
+    expression: Expression
+    gazes: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, landmarks: NDArray[np.floating]) -> _Face:
+        return cls(Expression.of(landmarks), eye_gazes(landmarks))
+
+
+def _distance(angle: float, source: _Face, driver: _Face, typical: Expression | None) -> float:
+    """:func:`reference_distance` on faces already measured."""
+    es, ed = source.expression, driver.expression
     want_right, want_left, width = es.eye_right, es.eye_left, 0.0
     if typical is not None:
         if want_right >= _NARROWED * typical.eye_right:
@@ -473,7 +491,7 @@ def reference_distance(
     # cross-eyed reference (tongue_01 crosses her eyes), whose mean gaze looks
     # straight, would spread the portrait's eyes apart whenever the driver looks
     # straight.
-    gaze = float(np.abs(eye_gazes(np.asarray(source)) - eye_gazes(np.asarray(driver))).sum()) / 2.0
+    gaze = float(np.abs(source.gazes - driver.gazes).sum()) / 2.0
     return angle / 10.0 + eyes / 0.1 + gaze / 0.1 + abs(es.mouth_open - ed.mouth_open) / 0.03 + width
 
 
@@ -484,7 +502,12 @@ def typical_expression(frames: Sequence[NDArray[np.floating]]) -> Expression:
     median eye a quarter narrower than his open one) and the mouth's width over
     the frames with the mouth closed (the 30% least open: a driver who smiles
     through a clip has a median width of a smile)."""
-    values = np.array([astuple(Expression.of(np.asarray(f, np.float64))) for f in frames])
+    return _typical([Expression.of(np.asarray(f, np.float64)) for f in frames])
+
+
+def _typical(measured: Sequence[Expression]) -> Expression:
+    """:func:`typical_expression` of faces already measured."""
+    values = np.array([astuple(e) for e in measured])
     typical = np.median(values, axis=0)
     for name in ("eye_right", "eye_left"):
         k = _EXPRESSION_FIELDS.index(name)
@@ -512,11 +535,11 @@ def reference_index(
     if not frames:
         raise ValueError("no driver frames to choose a reference from")
     poses = [reference_pose_deg(source, f) for f in frames]
-    typical = typical_expression(frames)
+    faces = [_Face.of(np.asarray(f)) for f in frames]
+    typical = _typical([f.expression for f in faces])
+    portrait = _Face.of(np.asarray(source))
     limit = min(poses) + gate_deg
-    best = min(
-        (reference_distance(source, f, p, typical), i) for i, (f, p) in enumerate(zip(frames, poses)) if p <= limit
-    )
+    best = min((_distance(p, portrait, f, typical), i) for i, (f, p) in enumerate(zip(faces, poses)) if p <= limit)
     return best[1], poses[best[1]], best[0]
 
 
