@@ -287,7 +287,7 @@ def test_the_drawn_mouth_style_draws_the_drivers_parts_in_flat_colours(astronaut
     upper, lower = at(out, -0.3), at(out, 0.3)
     assert lower.min() > 200 and np.ptp(lower) < 35  # the palette's teeth (shaded), low as the driver's
     assert upper.mean() < lower.mean() - 80  # the cavity above them, blended at the edge
-    assert upper[0] > upper[1] + 15  # dark red, as the palette's cavity (52, 18, 22)
+    assert upper[0] > upper[1] + 15  # dark red: the palette's cavity, a dark shade of the lips' hue
     # Green is not a part: it is drawn as tongue, in the palette's colour.
     out = r.render(dataclasses.replace(t, driver=obs, driver_rgb=green))
     assert at(out, 0.0)[0] > at(out, 0.0)[1] + 20
@@ -302,3 +302,75 @@ def test_interior_parts_tell_teeth_cavity_and_tongue():
     parts = interior_parts(rgb)
     np.testing.assert_allclose(parts.sum(axis=1), 1.0, atol=1e-6)
     assert parts.argmax(axis=1).tolist() == [0, 1, 2, 2]  # teeth, cavity, tongue, tongue
+
+
+def test_lip_colour_reads_the_upper_lip_not_the_skin_or_a_tongue(astronaut_landmarks):
+    import cv2
+
+    from enliven.face import topology as topo
+    from enliven.render.mouth import lip_colour
+
+    lm = astronaut_landmarks
+    img = np.full((512, 512, 3), (200, 160, 140), np.uint8)  # skin
+    upper = [up for up, _ in topo.OUTER_LIP_PAIRS] + [up for up, _ in topo.INNER_LIP_PAIRS][::-1]
+    lower = [lo for _, lo in topo.OUTER_LIP_PAIRS] + [lo for _, lo in topo.INNER_LIP_PAIRS][::-1]
+    cv2.fillPoly(img, [np.rint(lm[upper, :2]).astype(np.int32)], (150, 40, 60))
+    cv2.fillPoly(img, [np.rint(lm[lower, :2]).astype(np.int32)], (230, 90, 120))  # a tongue over the lower lip
+    np.testing.assert_allclose(lip_colour(img, lm), (150, 40, 60), atol=1)
+
+
+def test_the_tongue_follows_the_lips_and_the_teeth_the_skin():
+    import cv2
+
+    from enliven.render.mouth import interior_parts, match_interior
+
+    driver_skin, driver_lips = np.array([190, 140, 120], np.float32), np.array([170, 90, 95], np.float32)
+    pale_skin, red_lips = np.array([240, 225, 220], np.float32), np.array([190, 40, 55], np.float32)
+    tongue, teeth = np.array([[185, 95, 105]], np.float32), np.array([[225, 220, 205]], np.float32)
+    assert interior_parts(tongue).argmax() == 2 and interior_parts(teeth).argmax() == 0
+
+    def chroma(rgb):
+        lab = cv2.cvtColor(rgb.reshape(1, 1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[0, 0]
+        return float(np.hypot(lab[1], lab[2]))
+
+    by_skin = match_interior(tongue, pale_skin, driver_skin)[0]
+    by_lips = match_interior(tongue, pale_skin, driver_skin, red_lips, driver_lips)[0]
+    # A pale portrait with red lips: matched to the skin the tongue washes out,
+    # matched to the lips it stays at least as red as the driver's.
+    assert chroma(by_skin) < chroma(tongue[0]) - 5
+    assert chroma(by_lips) > chroma(tongue[0])
+    # Teeth follow the skin whatever the lips.
+    np.testing.assert_allclose(
+        match_interior(teeth, pale_skin, driver_skin, red_lips, driver_lips), match_interior(teeth, pale_skin, driver_skin), atol=0.5
+    )
+
+
+def test_the_drawn_palette_takes_the_lips_hue_and_mutedness():
+    import cv2
+
+    from enliven.render.mouth import palette
+
+    def lab(rgb):
+        return cv2.cvtColor(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255, cv2.COLOR_RGB2Lab)[0, 0]
+
+    skin = np.array([200, 160, 130], np.float32)
+    _, _, bright = palette(skin, np.array([210, 40, 50], np.float32))  # a cartoon's red lips
+    _, _, muted = palette(skin, np.array([150, 105, 80], np.float32))  # a varnished painting's brown ones
+    b, m = lab(bright), lab(muted)
+    assert np.hypot(b[1], b[2]) > np.hypot(m[1], m[2]) + 10
+    hue_b, hue_m = (float(np.degrees(np.arctan2(x[2], x[1]))) for x in (b, m))
+    assert hue_b + 5 < hue_m <= 40.5  # towards the brown lips' yellow, but still red (brown lips are at 55)
+    teeth, cavity, _ = palette(skin, np.array([150, 105, 80], np.float32))
+    assert teeth.min() > 180 and cavity.max() < 60
+
+
+def test_skin_colour_is_not_the_hair_or_beard_over_most_of_its_points(astronaut_landmarks):
+    import cv2
+
+    from enliven.render.mouth import SKIN_POINTS, skin_colour
+
+    lm = astronaut_landmarks
+    img = np.full((512, 512, 3), (205, 160, 140), np.uint8)
+    for i in SKIN_POINTS[:9]:  # a fringe, a beard and glasses over 9 of the 16 points
+        cv2.circle(img, tuple(int(round(v)) for v in lm[i, :2]), 3, (50, 35, 30), -1)
+    np.testing.assert_allclose(skin_colour(img, lm), (205, 160, 140), atol=1)

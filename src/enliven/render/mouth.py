@@ -19,16 +19,25 @@ SKIN_POINTS = (50, 280, 101, 330, 36, 266, 205, 425, 151, 9, 108, 337, 6, 197, 1
 
 
 def skin_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
-    """Median RGB of small patches at skin landmarks, shape (3,) float32."""
+    """The skin's RGB, shape (3,) float32: the median of the lighter half of small
+    patches at skin landmarks.
+
+    Hair over the forehead, a beard on the cheeks or glasses on the nose bridge
+    cover some of the points, and they are darker than the skin they hide (a
+    curly fringe read as skin made a portrait's skin L* 29 instead of 60).
+    """
     h, w = rgb.shape[:2]
-    samples = []
-    for i in SKIN_POINTS:
-        x, y = int(round(landmarks[i, 0])), int(round(landmarks[i, 1]))
-        if 1 <= x < w - 1 and 1 <= y < h - 1:
-            samples.append(rgb[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3))
-    if not samples:
+    xy = np.rint(np.asarray(landmarks)[list(SKIN_POINTS), :2]).astype(int)
+    xy = xy[(xy[:, 0] >= 1) & (xy[:, 0] < w - 1) & (xy[:, 1] >= 1) & (xy[:, 1] < h - 1)]
+    if not len(xy):
         return np.array([180, 140, 120], np.float32)
-    return np.median(np.concatenate(samples), axis=0).astype(np.float32)
+    d = np.arange(-1, 2)
+    ys = (xy[:, 1, None, None] + d[None, :, None]).repeat(3, axis=2)
+    xs = (xy[:, 0, None, None] + d[None, None, :]).repeat(3, axis=1)
+    patches = np.median(rgb[ys, xs].reshape(len(xy), 9, 3).astype(np.float32), axis=1)  # (n, 3)
+    luma = patches @ np.array([0.299, 0.587, 0.114], np.float32)
+    lighter = np.argsort(luma)[len(luma) // 2 :]
+    return np.median(patches[lighter], axis=0).astype(np.float32)
 
 
 def lower_weight(
@@ -44,22 +53,73 @@ def lower_weight(
     return (bary * lower).sum(axis=1) + 0.5 * (bary * half).sum(axis=1)
 
 
-def palette(skin: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """The drawn interior's teeth, cavity and tongue colours for a portrait's skin."""
-    teeth = np.array([232, 228, 218], np.float32) * (0.75 + 0.25 * skin.mean() / 200.0)
-    cavity = np.array([52, 18, 22], np.float32)
-    tongue = np.array([150, 62, 70], np.float32) * np.clip(skin / skin.max(), 0.6, 1.0)
+def lip_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Median RGB (3,) float32 of the upper lip, away from its corners.
+
+    Sampled a third, a half and two thirds of the way from the outer to the
+    inner lip contour, at the middle seven lip pairs: single pixels, so the thin
+    lips of a small face are not mixed with skin. The upper lip, because a
+    tongue stuck out covers the lower one.
+    """
+    h, w = rgb.shape[:2]
+    outer = np.array([up for up, _ in topo.OUTER_LIP_PAIRS[1:-1]])
+    inner = np.array([up for up, _ in topo.INNER_LIP_PAIRS[1:-1]])
+    pts = np.concatenate([landmarks[outer, :2] + f * (landmarks[inner, :2] - landmarks[outer, :2]) for f in (1 / 3, 0.5, 2 / 3)])
+    xs, ys = np.rint(pts[:, 0]).astype(int), np.rint(pts[:, 1]).astype(int)
+    ok = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    if not ok.any():
+        return np.array([170, 90, 90], np.float32)
+    return np.median(rgb[ys[ok], xs[ok]].astype(np.float32), axis=0)
+
+
+def _lab(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    return cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+
+def _rgb(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+    return np.clip(cv2.cvtColor(lab.reshape(-1, 1, 3).astype(np.float32), cv2.COLOR_Lab2RGB).reshape(-1, 3) * 255.0, 0.0, 255.0)
+
+
+_TOOTH_CAST = 0.25  # of the skin's a*, b* the drawn teeth take (a varnished painting's yellow)
+_TONGUE_HUE = (0.0, 40.0)  # degrees in the a*, b* plane the drawn tongue's hue is kept to
+
+
+def palette(
+    skin: NDArray[np.float32], lips: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """The drawn interior's teeth, cavity and tongue colours for a portrait's skin
+    and lips (RGB, 3 floats each).
+
+    The tongue is a little darker than the lips, in their hue (kept between
+    crimson and red-orange) and about their chroma, and the cavity is a dark
+    shade of that hue: a muted painting gets a muted interior and a bright
+    cartoon a bright one. The teeth take a quarter of the skin's colour cast.
+    """
+    skin_lab, lip_lab = _lab(np.stack([skin, lips]))
+    teeth = np.array([92.0, 0.0, 4.0], np.float32)
+    teeth[0] *= 0.8 + 0.2 * min(float(skin_lab[0]) / 70.0, 1.0)
+    teeth[1:] += _TOOTH_CAST * skin_lab[1:]
+    chroma = float(np.hypot(*lip_lab[1:]))
+    # A tongue is red whatever the lips: their hue is kept between crimson and
+    # red-orange (a varnished painting's lips read brown, a tongue that colour mud).
+    angle = np.radians(np.clip(np.degrees(np.arctan2(lip_lab[2], lip_lab[1])), *_TONGUE_HUE))
+    hue = np.array([np.cos(angle), np.sin(angle)], np.float32)
+    tongue = np.array([np.clip(lip_lab[0] * 0.85, 30.0, 60.0), *(hue * np.clip(chroma, 25.0, 55.0))], np.float32)
+    cavity = np.array([12.0, *(hue * 14.0)], np.float32)
+    teeth, cavity, tongue = _rgb(np.stack([teeth, cavity, tongue]))
     return teeth, cavity, tongue
 
 
-def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float) -> NDArray[np.float32]:
+def stylised_interior(
+    v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float, lips: NDArray[np.float32]
+) -> NDArray[np.float32]:
     """Colours (N, 3) of a drawn interior at lower-weights ``v``.
 
     Upper teeth take the top of the opening (about a fifth of the eye distance
     high), then a dark cavity, and the tongue shows at the bottom.
     """
     v = v[:, None]
-    teeth, cavity, tongue = palette(skin)
+    teeth, cavity, tongue = palette(skin, lips)
     teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45)
     t_teeth = np.clip((teeth_share - v) / 0.06, 0.0, 1.0)
     t_tongue = np.clip((v - 0.7) / 0.2, 0.0, 1.0)
@@ -68,32 +128,47 @@ def stylised_interior(v: NDArray[np.float32], skin: NDArray[np.float32], opening
     return teeth * t_teeth + base * (1 - t_teeth) * shade
 
 
-_CHROMA_SHARE = 0.5  # of the skin's a*, b* difference that the interior takes
+_CHROMA_SHARE = 0.5  # of the skins' (teeth) or lips' (the rest) a*, b* difference the interior takes
 _LIGHT_RANGE = (0.7, 1.4)  # the interior's lightness gain is clamped to this
 
 
 def match_interior(
-    colours: NDArray[np.float32], portrait_skin: NDArray[np.float32], driver_skin: NDArray[np.float32]
+    colours: NDArray[np.float32],
+    portrait_skin: NDArray[np.float32],
+    driver_skin: NDArray[np.float32],
+    portrait_lips: NDArray[np.float32] | None = None,
+    driver_lips: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
-    """The driver's interior colours (N, 3) RGB, moved to the portrait's lighting.
+    """The driver's interior colours (N, 3) RGB, moved to the portrait's colours.
 
-    In CIE Lab: lightness scales by the skins' lightness ratio; a* and b* shift by
-    half the skins' difference (less in dark pixels). A per-channel RGB gain (the skins' ratio) turned a
+    In CIE Lab, teeth follow the skins: lightness scales by the skins' lightness
+    ratio and a*, b* shift by half the skins' difference. Tongue, gums and cavity
+    follow the lips the same way when both lips are given (the skins otherwise):
+    they are the same kind of tissue, so a pale portrait's tongue is not washed
+    out to its skin's paleness, and a painting's takes its lips' tint. Dark
+    pixels (the cavity) shift less, or they tint. A per-channel RGB gain turned a
     warm driver's off-white teeth orange on a pale portrait; a shift in Lab keeps
     teeth near-neutral and the cavity dark.
     """
-    def lab(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
-        return cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
-
-    skins = lab(np.stack([portrait_skin, driver_skin]))
-    light = float(np.clip(skins[0, 0] / max(float(skins[1, 0]), 1.0), *_LIGHT_RANGE))
-    out = lab(colours)
-    out[:, 0] = np.clip(out[:, 0] * light, 0.0, 100.0)
-    # Dark pixels (the cavity) carry little colour: shift them less, or they tint.
+    skins = _lab(np.stack([portrait_skin, driver_skin]))
+    lips = skins if portrait_lips is None or driver_lips is None else _lab(np.stack([portrait_lips, driver_lips]))
+    out = _lab(colours)
+    teeth = _parts(out)[:, :1]
+    gain_skin = float(np.clip(skins[0, 0] / max(float(skins[1, 0]), 1.0), *_LIGHT_RANGE))
+    gain_lips = float(np.clip(lips[0, 0] / max(float(lips[1, 0]), 1.0), *_LIGHT_RANGE))
+    shift = teeth * (skins[0, 1:] - skins[1, 1:]) + (1.0 - teeth) * (lips[0, 1:] - lips[1, 1:])
+    out[:, :1] = np.clip(out[:, :1] * (teeth * gain_skin + (1.0 - teeth) * gain_lips), 0.0, 100.0)
     lit = np.clip(out[:, :1] / 60.0, 0.0, 1.0)
-    out[:, 1:] += _CHROMA_SHARE * lit * (skins[0, 1:] - skins[1, 1:])
-    rgb = cv2.cvtColor(out.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(-1, 3)
-    return np.clip(rgb * 255.0, 0.0, 255.0)
+    out[:, 1:] += _CHROMA_SHARE * lit * shift
+    return _rgb(out)
+
+
+def _parts(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Teeth, cavity and tongue weights (N, 3) of Lab colours (see ``interior_parts``)."""
+    light, chroma = lab[:, 0], np.hypot(lab[:, 1], lab[:, 2])
+    teeth = np.clip((light - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - chroma) / 15.0, 0.0, 1.0)
+    dark = np.clip((32.0 - light) / 15.0, 0.0, 1.0) * (1.0 - teeth)
+    return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
 
 
 def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -104,11 +179,7 @@ def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     65 and falls from chroma 25 to 40), the cavity is dark (from L* 32 down to
     17), and the rest (lips, tongue, gums) is tongue-coloured.
     """
-    lab = cv2.cvtColor(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
-    light, chroma = lab[:, 0], np.hypot(lab[:, 1], lab[:, 2])
-    teeth = np.clip((light - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - chroma) / 15.0, 0.0, 1.0)
-    dark = np.clip((32.0 - light) / 15.0, 0.0, 1.0) * (1.0 - teeth)
-    return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
+    return _parts(_lab(rgb))
 
 
 SHADE_SHARE = 0.5  # of the driver's light and shade (about its median) kept on the drawn parts
@@ -117,12 +188,14 @@ SHADE_SHARE = 0.5  # of the driver's light and shade (about its median) kept on 
 def drawn_from_driver(
     weights: NDArray[np.float32],
     skin: NDArray[np.float32],
+    lips: NDArray[np.float32],
     light: NDArray[np.float32] | None = None,
     sharpness: float = 4.0,
 ) -> NDArray[np.float32]:
     """Drawn interior colours (N, 3) from part weights (N, 3) (teeth, cavity,
-    tongue): each pixel takes its strongest part's colour in the drawn palette,
-    the weights raised to ``sharpness`` so edges stay narrow but not jagged.
+    tongue): each pixel takes its strongest part's colour in the drawn palette
+    (``palette(skin, lips)``), the weights raised to ``sharpness`` so edges stay
+    narrow but not jagged.
 
     light : (N,) the driver's smoothed brightness (mean of R, G, B over 255), or None. Half of its
         variation about the median shades the flat colours, so a tongue or a
@@ -130,7 +203,7 @@ def drawn_from_driver(
     """
     w = np.power(np.clip(weights, 1e-6, 1.0), sharpness)
     w /= w.sum(axis=1, keepdims=True)
-    out = w @ np.stack(palette(skin))
+    out = w @ np.stack(palette(skin, lips))
     if light is not None and len(light):
         shade = 1.0 + SHADE_SHARE * (light - float(np.median(light))) / max(float(np.median(light)), 0.1)
         out *= np.clip(shade, 0.6, 1.3)[:, None]
