@@ -150,24 +150,32 @@ def match_interior(
     warm driver's off-white teeth orange on a pale portrait; a shift in Lab keeps
     teeth near-neutral and the cavity dark.
     """
-    skins = _lab(np.stack([portrait_skin, driver_skin]))
-    lips = skins if portrait_lips is None or driver_lips is None else _lab(np.stack([portrait_lips, driver_lips]))
+    if portrait_lips is None or driver_lips is None:
+        portrait_lips, driver_lips = portrait_skin, driver_skin
+    p_skin, d_skin, p_lips, d_lips = _lab(np.stack([portrait_skin, driver_skin, portrait_lips, driver_lips]))
     out = _lab(colours)
-    teeth = _parts(out)[:, :1]
-    gain_skin = float(np.clip(skins[0, 0] / max(float(skins[1, 0]), 1.0), *_LIGHT_RANGE))
-    gain_lips = float(np.clip(lips[0, 0] / max(float(lips[1, 0]), 1.0), *_LIGHT_RANGE))
-    shift = teeth * (skins[0, 1:] - skins[1, 1:]) + (1.0 - teeth) * (lips[0, 1:] - lips[1, 1:])
-    out[:, :1] = np.clip(out[:, :1] * (teeth * gain_skin + (1.0 - teeth) * gain_lips), 0.0, 100.0)
-    lit = np.clip(out[:, :1] / 60.0, 0.0, 1.0)
-    out[:, 1:] += _CHROMA_SHARE * lit * shift
+    light, a, b = out[:, 0], out[:, 1], out[:, 2]
+    teeth = _teeth(out)
+    rest = 1.0 - teeth
+    gain_skin = float(np.clip(p_skin[0] / max(float(d_skin[0]), 1.0), *_LIGHT_RANGE))
+    gain_lips = float(np.clip(p_lips[0] / max(float(d_lips[0]), 1.0), *_LIGHT_RANGE))
+    np.clip(light * (teeth * gain_skin + rest * gain_lips), 0.0, 100.0, out=light)
+    lit = _CHROMA_SHARE * np.clip(light / 60.0, 0.0, 1.0)
+    skin_shift, lip_shift = p_skin[1:] - d_skin[1:], p_lips[1:] - d_lips[1:]
+    a += lit * (teeth * skin_shift[0] + rest * lip_shift[0])
+    b += lit * (teeth * skin_shift[1] + rest * lip_shift[1])
     return _rgb(out)
+
+
+def _teeth(lab: NDArray[np.float32]) -> NDArray[np.float32]:
+    """How much each Lab colour (N, 3) is teeth (see ``interior_parts``), (N,)."""
+    return np.clip((lab[:, 0] - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - np.hypot(lab[:, 1], lab[:, 2])) / 15.0, 0.0, 1.0)
 
 
 def _parts(lab: NDArray[np.float32]) -> NDArray[np.float32]:
     """Teeth, cavity and tongue weights (N, 3) of Lab colours (see ``interior_parts``)."""
-    light, chroma = lab[:, 0], np.hypot(lab[:, 1], lab[:, 2])
-    teeth = np.clip((light - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - chroma) / 15.0, 0.0, 1.0)
-    dark = np.clip((32.0 - light) / 15.0, 0.0, 1.0) * (1.0 - teeth)
+    teeth = _teeth(lab)
+    dark = np.clip((32.0 - lab[:, 0]) / 15.0, 0.0, 1.0) * (1.0 - teeth)
     return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
 
 
