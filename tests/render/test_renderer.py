@@ -304,18 +304,23 @@ def test_interior_parts_tell_teeth_cavity_and_tongue():
     assert parts.argmax(axis=1).tolist() == [0, 1, 2, 2]  # teeth, cavity, tongue, tongue
 
 
-def test_lip_colour_reads_the_upper_lip_not_the_skin_or_a_tongue(astronaut_landmarks):
+def test_lip_colour_reads_the_lips_not_the_skin_or_a_moustache(astronaut_landmarks):
     import cv2
 
     from enliven.face import topology as topo
     from enliven.render.mouth import lip_colour
 
-    lm = astronaut_landmarks
-    img = np.full((512, 512, 3), (200, 160, 140), np.uint8)  # skin
-    upper = [up for up, _ in topo.OUTER_LIP_PAIRS] + [up for up, _ in topo.INNER_LIP_PAIRS][::-1]
-    lower = [lo for _, lo in topo.OUTER_LIP_PAIRS] + [lo for _, lo in topo.INNER_LIP_PAIRS][::-1]
-    cv2.fillPoly(img, [np.rint(lm[upper, :2]).astype(np.int32)], (150, 40, 60))
-    cv2.fillPoly(img, [np.rint(lm[lower, :2]).astype(np.int32)], (230, 90, 120))  # a tongue over the lower lip
+    lm = astronaut_landmarks * 3  # lips 7-15 px thick, as in a close-up, not 2-5
+    img = np.full((1536, 1536, 3), (200, 160, 140), np.uint8)  # skin
+    outer_up = lm[[up for up, _ in topo.OUTER_LIP_PAIRS], :2]
+    inner_up = lm[[up for up, _ in topo.INNER_LIP_PAIRS], :2]
+    upper = np.vstack([outer_up, inner_up[::-1]])
+    lower = np.vstack([lm[[lo for _, lo in topo.OUTER_LIP_PAIRS], :2], lm[[lo for _, lo in topo.INNER_LIP_PAIRS], :2][::-1]])
+    for lip in (upper, lower):
+        cv2.fillPoly(img, [np.rint(lip).astype(np.int32)], (150, 40, 60))
+    # A moustache over the outer 60% of the upper lip: two of its three sample rows.
+    edge = outer_up + 0.6 * (inner_up - outer_up)
+    cv2.fillPoly(img, [np.rint(np.vstack([outer_up, edge[::-1]])).astype(np.int32)], (40, 30, 25))
     np.testing.assert_allclose(lip_colour(img, lm), (150, 40, 60), atol=1)
 
 
