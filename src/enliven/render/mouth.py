@@ -53,6 +53,11 @@ def lower_weight(
     return (bary * lower).sum(axis=1) + 0.5 * (bary * half).sum(axis=1)
 
 
+# Both lips' outer and inner contour points, corners left out, paired up.
+_LIP_OUTER = [pair[side] for side in (0, 1) for pair in topo.OUTER_LIP_PAIRS[1:-1]]
+_LIP_INNER = [pair[side] for side in (0, 1) for pair in topo.INNER_LIP_PAIRS[1:-1]]
+
+
 def lip_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
     """Median RGB (3,) float32 of both lips, away from the corners.
 
@@ -65,12 +70,8 @@ def lip_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArr
     tongue over the lower lip is about the lips' colour.
     """
     h, w = rgb.shape[:2]
-    pts = []
-    for side in (0, 1):
-        outer = np.array([pair[side] for pair in topo.OUTER_LIP_PAIRS[1:-1]])
-        inner = np.array([pair[side] for pair in topo.INNER_LIP_PAIRS[1:-1]])
-        pts += [landmarks[outer, :2] + f * (landmarks[inner, :2] - landmarks[outer, :2]) for f in (1 / 3, 0.5, 2 / 3)]
-    xy = np.rint(np.concatenate(pts)).astype(int)
+    outer, inner = landmarks[_LIP_OUTER, :2], landmarks[_LIP_INNER, :2]
+    xy = np.rint(np.concatenate([outer + f * (inner - outer) for f in (1 / 3, 0.5, 2 / 3)])).astype(int)
     ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
     if not ok.any():
         return np.array([170, 90, 90], np.float32)
@@ -89,9 +90,10 @@ _TOOTH_CAST = 0.25  # of the skin's a*, b* the drawn teeth take (a varnished pai
 _TONGUE_HUE = (0.0, 40.0)  # degrees in the a*, b* plane the drawn tongue's hue is kept to
 
 
-def palette(
-    skin: NDArray[np.float32], lips: NDArray[np.float32]
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+Palette = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]  # teeth, cavity, tongue (RGB)
+
+
+def palette(skin: NDArray[np.float32], lips: NDArray[np.float32]) -> Palette:
     """The drawn interior's teeth, cavity and tongue colours for a portrait's skin
     and lips (RGB, 3 floats each).
 
@@ -115,16 +117,15 @@ def palette(
     return teeth, cavity, tongue
 
 
-def stylised_interior(
-    v: NDArray[np.float32], skin: NDArray[np.float32], opening_px: float, lips: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """Colours (N, 3) of a drawn interior at lower-weights ``v``.
+def stylised_interior(v: NDArray[np.float32], colours: Palette, opening_px: float) -> NDArray[np.float32]:
+    """Colours (N, 3) of a drawn interior at lower-weights ``v``, in the
+    ``palette`` ``colours``.
 
     Upper teeth take the top of the opening (about a fifth of the eye distance
     high), then a dark cavity, and the tongue shows at the bottom.
     """
     v = v[:, None]
-    teeth, cavity, tongue = palette(skin, lips)
+    teeth, cavity, tongue = colours
     teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45)
     t_teeth = np.clip((teeth_share - v) / 0.06, 0.0, 1.0)
     t_tongue = np.clip((v - 0.7) / 0.2, 0.0, 1.0)
@@ -177,13 +178,6 @@ def _teeth(lab: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.clip((lab[:, 0] - 50.0) / 15.0, 0.0, 1.0) * np.clip((40.0 - np.hypot(lab[:, 1], lab[:, 2])) / 15.0, 0.0, 1.0)
 
 
-def _parts(lab: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Teeth, cavity and tongue weights (N, 3) of Lab colours (see ``interior_parts``)."""
-    teeth = _teeth(lab)
-    dark = np.clip((32.0 - lab[:, 0]) / 15.0, 0.0, 1.0) * (1.0 - teeth)
-    return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
-
-
 def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     """How much each of the driver's interior pixels (N, 3) RGB is teeth, cavity
     and tongue: (N, 3) weights summing to 1.
@@ -192,7 +186,10 @@ def interior_parts(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     65 and falls from chroma 25 to 40), the cavity is dark (from L* 32 down to
     17), and the rest (lips, tongue, gums) is tongue-coloured.
     """
-    return _parts(_lab(rgb))
+    lab = _lab(rgb)
+    teeth = _teeth(lab)
+    dark = np.clip((32.0 - lab[:, 0]) / 15.0, 0.0, 1.0) * (1.0 - teeth)
+    return np.stack([teeth, dark, np.clip(1.0 - teeth - dark, 0.0, 1.0)], axis=1)
 
 
 SHADE_SHARE = 0.5  # of the driver's light and shade (about its median) kept on the drawn parts
@@ -200,14 +197,13 @@ SHADE_SHARE = 0.5  # of the driver's light and shade (about its median) kept on 
 
 def drawn_from_driver(
     weights: NDArray[np.float32],
-    skin: NDArray[np.float32],
-    lips: NDArray[np.float32],
+    colours: Palette,
     light: NDArray[np.float32] | None = None,
     sharpness: float = 4.0,
 ) -> NDArray[np.float32]:
     """Drawn interior colours (N, 3) from part weights (N, 3) (teeth, cavity,
     tongue): each pixel takes its strongest part's colour in the drawn palette
-    (``palette(skin, lips)``), the weights raised to ``sharpness`` so edges stay
+    ``colours`` (from :func:`palette`), the weights raised to ``sharpness`` so edges stay
     narrow but not jagged.
 
     light : (N,) the driver's smoothed brightness (mean of R, G, B over 255), or None. Half of its
@@ -216,7 +212,7 @@ def drawn_from_driver(
     """
     w = np.power(np.clip(weights, 1e-6, 1.0), sharpness)
     w /= w.sum(axis=1, keepdims=True)
-    out = w @ np.stack(palette(skin, lips))
+    out = w @ np.stack(colours)
     if light is not None and len(light):
         shade = 1.0 + SHADE_SHARE * (light - float(np.median(light))) / max(float(np.median(light)), 0.1)
         out *= np.clip(shade, 0.6, 1.3)[:, None]

@@ -120,6 +120,7 @@ class Renderer:
         self.iod = eye_distance(self.landmarks)
         self.skin = mouth_layer.skin_colour(self.portrait, self.landmarks)
         self.lips = mouth_layer.lip_colour(self.portrait, self.landmarks)
+        self.palette = mouth_layer.palette(self.skin, self.lips)  # of a drawn interior
         if self.config.background and segmenter is not None:
             raw = segmenter.person_mask(self.portrait)
             oval = self.landmarks[list(topo.FACE_OVAL)]
@@ -470,14 +471,14 @@ class Renderer:
                 sigma = max(0.7, opening * 0.03)
                 cover = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), sigma)
                 smooth = cv2.GaussianBlur(parts, (0, 0), sigma)[ys, xs] / np.maximum(cover[ys, xs], 1e-3)[:, None]
-                colours = mouth_layer.drawn_from_driver(smooth[:, :3], self.skin, self.lips, smooth[:, 3])
+                colours = mouth_layer.drawn_from_driver(smooth[:, :3], self.palette, smooth[:, 3])
             else:
                 driver_skin = mouth_layer.skin_colour(target.driver_rgb, obs.landmarks)
                 driver_lips = mouth_layer.lip_colour(target.driver_rgb, obs.landmarks)
                 colours = mouth_layer.match_interior(sample, self.skin, driver_skin, self.lips, driver_lips)
         if colours is None:
             v = mouth_layer.lower_weight(b, tv, np.concatenate([self.mesh.mid_up, self.mesh.mid_low]))
-            colours = mouth_layer.stylised_interior(v.astype(np.float32), self.skin, opening, self.lips)
+            colours = mouth_layer.stylised_interior(v.astype(np.float32), self.palette, opening)
         mask = inside.astype(np.float32)
         feather = cv2.GaussianBlur(mask, (0, 0), max(0.8, opening * 0.04)) * mask
         a = (feather[inside] * float(np.clip(target.mouth_new, 0.0, 1.0)))[:, None]
