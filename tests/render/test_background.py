@@ -3,7 +3,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from enliven.render.background import add_strands
+from enliven.render.background import add_strands, background_plate, mirror_index, smooth_plate
 
 SIZE = 256
 IOD = 60.0
@@ -57,3 +57,56 @@ def test_textured_backdrop_is_left_alone() -> None:
     rgb, mask = _head(foliage)
     out = add_strands(rgb, mask, IOD, below_y=CENTRE[1] + RADIUS)
     assert np.array_equal(out, mask)
+
+
+def test_mirror_index_reflects_about_the_nearer_end_and_never_repeats() -> None:
+    # source: x 0..3 and x 9; fill: x 4..8
+    source = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 0, 1]], bool)
+    fill = np.array([[0, 0, 0, 0, 1, 1, 1, 1, 1, 0]], bool)
+    index, weight, dist = mirror_index(fill, source)
+    # x 4, 5, 6 are nearer the left run (n = 4): they copy x 3, 2, 1
+    assert index[0, 4:7].tolist() == [3, 2, 1]
+    assert dist[0, 4:7].tolist() == [1, 2, 3]
+    # the right run (x 9) is one pixel long: x 8 (d = 1) cannot copy from it
+    # (d < n fails), and x 7, 8 are 4 and 5 past the left run (d >= n): nothing
+    assert weight[0, 7] == 0 and weight[0, 8] == 0
+    assert index[0, 7:9].tolist() == [7, 8]
+    # weight is 1 up to half the run, then fades
+    assert weight[0, 4] == 1.0 and weight[0, 5] == 1.0 and 0.0 < weight[0, 6] < 1.0
+    assert (weight[~fill] == 0).all()
+
+
+def test_plate_keeps_the_backdrop_texture_near_the_person() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(128, 40, (SIZE // 4, SIZE // 4, 3)).clip(0, 255).astype(np.uint8)
+    foliage = cv2.resize(noise, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+    rgb, mask = _head(foliage)
+    ring = (cv2.circle(np.zeros((SIZE, SIZE), np.uint8), CENTRE, RADIUS - 2, 1, -1) > 0) & ~(
+        cv2.circle(np.zeros((SIZE, SIZE), np.uint8), CENTRE, RADIUS - 14, 1, -1) > 0
+    )
+    backdrop_std = float(foliage[mask < 0.5].std())
+    textured = float(background_plate(rgb, mask)[ring].std())
+    smooth = float(smooth_plate(rgb, mask)[ring].std())
+    # the head's dark colour is gone from the band just inside its outline...
+    assert abs(float(background_plate(rgb, mask)[ring].mean()) - float(foliage[mask < 0.5].mean())) < 20
+    # ...and the band has the backdrop's texture, where the smooth inpainting has little
+    assert textured > 0.5 * backdrop_std
+    assert textured > 1.5 * smooth
+
+
+def test_plate_on_a_plain_wall_stays_plain() -> None:
+    wall = np.full((SIZE, SIZE, 3), 200, np.uint8)
+    wall[:, :, 2] = 170
+    rgb = wall.copy()
+    cv2.circle(rgb, CENTRE, RADIUS, (60, 40, 30), -1)
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 1.5)  # an anti-aliased outline
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(mask, CENTRE, RADIUS, 1.0, -1)
+    soft = cv2.GaussianBlur(mask, (0, 0), 3)  # a soft-edged mask, as segmentation gives
+    plate = background_plate(rgb, soft)
+    inside = mask > 0.5
+    # no dark ghost of the outline, no mirrored edge, anywhere the head was:
+    # no further from the wall than the smooth inpainting (7 levels here)
+    error = np.abs(plate[inside].astype(int) - wall[inside]).max()
+    assert error <= 8
+    assert error <= np.abs(smooth_plate(rgb, soft)[inside].astype(int) - wall[inside]).max() + 1

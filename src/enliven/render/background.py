@@ -1,7 +1,8 @@
 """Person/background separation and the background plate, made once per portrait.
 
 Background pixels never move. Where a moving head uncovers what was behind it, the
-plate shows an inpainted guess of the background.
+plate shows a guess of the background: a smooth inpainting, with the backdrop's
+own texture mirrored in near the person's outline.
 """
 
 from __future__ import annotations
@@ -67,14 +68,125 @@ def refine_mask(mask: NDArray[np.float32], face_polygon: NDArray[np.floating], f
 
 
 def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_side: int = 320) -> NDArray[np.uint8]:
-    """The portrait with person pixels replaced by inpainted background.
+    """The portrait with person pixels replaced by a guess of the background.
 
     Everything the mask marks as person (> 0.5, grown by about 1% of the image)
     is replaced, so no ghost of the person's outline stays behind when it moves.
+    Near the person's outline, where a moving head uncovers most, the guess is
+    the backdrop's own texture mirrored in (:func:`mirror_index`); deeper in, a
+    smooth inpainting (:func:`smooth_plate`).
     """
+    plate = smooth_plate(rgb, mask, work_side)
+    solid = _person(mask)
+    if not solid.any() or solid.mean() > 0.97:
+        return plate
+    # Copy only from clear backdrop: segmentation stops short of the hair's
+    # fringe and soft edges, which mirrored in would repeat as ghost outlines.
+    grow = _grow(mask.shape)
+    edge = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+    clear = cv2.dilate((mask > CLEAR_BELOW).astype(np.uint8), edge) == 0
     h, w = mask.shape
-    grow = max(3, (max(h, w) // 100) | 1)
-    solid = cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+    src_x, row_weight, row_dist = mirror_index(solid, clear)
+    src_y, col_weight, col_dist = (np.ascontiguousarray(a.T) for a in mirror_index(solid.T, clear.T))
+    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rows = cv2.remap(rgb, src_x.astype(np.float32), grid_y, cv2.INTER_NEAREST)
+    cols = cv2.remap(rgb, grid_x, src_y.astype(np.float32), cv2.INTER_NEAREST)
+    # Each pixel takes the direction whose backdrop is nearer (inverse-square
+    # weights, so the seam between the two is short and soft).
+    w_row = row_weight / np.maximum(row_dist, 1.0) ** 2
+    w_col = col_weight / np.maximum(col_dist, 1.0) ** 2
+    total = w_row + w_col
+    share = np.divide(w_row, total, out=np.zeros_like(total), where=total > 0)
+    mirrored = cv2.blendLinear(rows, cols, share, 1.0 - share).astype(np.float32)
+    # Only the mirror's texture is kept, on the smooth plate's colours: a
+    # mirrored patch of lighter or darker backdrop would otherwise show as a
+    # halo where it meets the unmoved soft edge around the person.
+    covered = total > 0
+    texture = mirrored - _masked_blur(mirrored, covered, DETAIL_SIGMA * grow)
+    # Fade out where the mirrored backdrop runs out: the weights' local mean
+    # over the person's pixels only (a normalised blur, so the cover stays full
+    # up to the outline).
+    cover = _masked_blur(np.maximum(row_weight, col_weight), solid, grow) * covered
+    out = plate + texture * cover[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+DETAIL_SIGMA = 2.0  # the mirrored texture's scale, in multiples of the plate's grow (about 1% of the image)
+CLEAR_BELOW = 0.05  # person-mask value under which a pixel is clear backdrop to copy from
+
+
+def mirror_index(
+    fill: NDArray[np.bool_], source: NDArray[np.bool_]
+) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]]:
+    """Where each ``fill`` pixel copies from: a ``source`` pixel of its row, mirrored about the nearer end.
+
+    A pixel ``d`` columns past the last source pixel of a run of ``n`` copies
+    the pixel ``d - 1`` columns back into the run, as long as ``d < n`` (a
+    mirror never repeats). Returns the column to copy (its own column where
+    nothing is copied), a weight (1 up to ``d = n / 2``, fading to 0 at
+    ``d = n``; 0 where nothing is copied) and ``d``. For columns, pass the
+    transposed masks.
+    """
+    h, w = fill.shape
+    xs = np.arange(w, dtype=np.int32)
+    left = np.maximum.accumulate(np.where(source, xs, -1), axis=1)  # last source x at or before x
+    right = np.minimum.accumulate(np.where(source, xs, w)[:, ::-1], axis=1)[:, ::-1]  # first at or after
+    starts = source.copy()
+    starts[:, 1:] &= ~source[:, :-1]
+    ends = source.copy()
+    ends[:, :-1] &= ~source[:, 1:]
+    run_start = np.maximum.accumulate(np.where(starts, xs, -1), axis=1)
+    run_end = np.minimum.accumulate(np.where(ends, xs, w)[:, ::-1], axis=1)[:, ::-1]
+    has_left, has_right = left >= 0, right < w
+    # A run's start seen from its last pixel: run_start there.
+    n_left = np.where(has_left, left - np.take_along_axis(run_start, np.maximum(left, 0), axis=1) + 1, 0)
+    n_right = np.where(has_right, np.take_along_axis(run_end, np.minimum(right, w - 1), axis=1) - right + 1, 0)
+    d_left, d_right = xs - left, right - xs
+    ok_left = fill & has_left & (d_left < n_left)
+    ok_right = fill & has_right & (d_right < n_right)
+    use_left = ok_left & (~ok_right | (d_left <= d_right))
+    ok = ok_left | ok_right
+    index = np.where(ok, np.where(use_left, left - d_left + 1, right + d_right - 1), xs).astype(np.int32)
+    dist = np.where(use_left, d_left, d_right).astype(np.float32)
+    run = np.where(use_left, n_left, n_right).astype(np.float32)
+    weight = np.where(ok, np.clip(2.0 * (1.0 - dist / np.maximum(run, 1.0)), 0.0, 1.0), 0.0).astype(np.float32)
+    return index, weight, dist
+
+
+def _masked_blur(values: NDArray[np.float32], inside: NDArray[np.bool_], sigma: float) -> NDArray[np.float32]:
+    """Gaussian mean of ``values`` (H, W) or (H, W, C) over the ``inside`` pixels
+    (0 outside them), computed at about a quarter of ``sigma`` per pixel."""
+    h, w = inside.shape
+    f = max(1, int(sigma) // 4)
+    small = (max(1, w // f), max(1, h // f))
+    weight = cv2.resize(inside.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+    keep = inside if values.ndim == 2 else inside[..., None]
+    total = cv2.resize(values * keep, small, interpolation=cv2.INTER_AREA)
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma / f)
+    total = cv2.GaussianBlur(total, (0, 0), sigma / f)
+    if total.ndim == 3:
+        weight = weight[..., None]
+    mean = np.divide(total, weight, out=np.zeros_like(total), where=weight > 1e-3)
+    return cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR) * keep
+
+
+def _grow(shape: tuple[int, ...]) -> int:
+    """About 1% of the image, odd, at least 3 pixels."""
+    return max(3, (max(shape[:2]) // 100) | 1)
+
+
+def _person(mask: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """The pixels a plate replaces: the mask's person (> 0.5), grown by :func:`_grow`."""
+    grow = _grow(mask.shape)
+    return cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0
+
+
+def smooth_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_side: int = 320) -> NDArray[np.uint8]:
+    """The portrait with person pixels replaced by a smooth inpainting (Telea, at
+    ``work_side`` pixels and blurred), faded into the real background at its edge."""
+    h, w = mask.shape
+    grow = _grow(mask.shape)
+    solid = _person(mask)
     if not solid.any():
         return rgb.copy()
     if solid.mean() > 0.97:  # no background to learn from
@@ -119,7 +231,7 @@ def add_strands(
     band[max(0, int(below_y)) :] = False
     if not band.any():
         return mask
-    guess = background_plate(rgb, np.maximum(mask, band.astype(np.float32)))
+    guess = smooth_plate(rgb, np.maximum(mask, band.astype(np.float32)))
     diff = np.abs(rgb.astype(np.int16) - guess.astype(np.int16)).max(axis=2).astype(np.float32)
     # Against a textured backdrop (foliage, brush strokes) the inpainted guess
     # differs everywhere, and the matte would carry the backdrop with the head;
