@@ -3,7 +3,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from enliven.render.background import add_strands, background_plate, mirror_index, smooth_plate
+from enliven.render.background import PLATE_TEXTURE_REACH, add_strands, background_plate, mirror_index, smooth_plate
 
 SIZE = 256
 IOD = 60.0
@@ -76,6 +76,16 @@ def test_mirror_index_reflects_about_the_nearer_end_and_never_repeats() -> None:
     assert (weight[~fill] == 0).all()
 
 
+def test_mirror_index_stops_at_its_reach() -> None:
+    source = np.zeros((1, 40), bool)
+    source[0, :20] = True
+    fill = ~source
+    index, weight, _ = mirror_index(fill, source, reach=6)
+    assert index[0, 20:25].tolist() == [19, 18, 17, 16, 15]  # d = 1..5 copy
+    assert (weight[0, 26:] == 0).all() and index[0, 26:].tolist() == list(range(26, 40))
+    assert weight[0, 20] == 1.0 and weight[0, 24] < 1.0  # fades over the second half of the reach
+
+
 def test_plate_keeps_the_backdrop_texture_near_the_person() -> None:
     rng = np.random.default_rng(1)
     noise = rng.normal(128, 40, (SIZE // 4, SIZE // 4, 3)).clip(0, 255).astype(np.uint8)
@@ -85,10 +95,11 @@ def test_plate_keeps_the_backdrop_texture_near_the_person() -> None:
         cv2.circle(np.zeros((SIZE, SIZE), np.uint8), CENTRE, RADIUS - 14, 1, -1) > 0
     )
     backdrop_std = float(foliage[mask < 0.5].std())
-    textured = float(background_plate(rgb, mask)[ring].std())
+    reach = PLATE_TEXTURE_REACH * IOD
+    textured = float(background_plate(rgb, mask, reach)[ring].std())
     smooth = float(smooth_plate(rgb, mask)[ring].std())
     # the head's dark colour is gone from the band just inside its outline...
-    assert abs(float(background_plate(rgb, mask)[ring].mean()) - float(foliage[mask < 0.5].mean())) < 20
+    assert abs(float(background_plate(rgb, mask, reach)[ring].mean()) - float(foliage[mask < 0.5].mean())) < 20
     # ...and the band has the backdrop's texture, where the smooth inpainting has little
     assert textured > 0.5 * backdrop_std
     assert textured > 1.5 * smooth
@@ -103,7 +114,7 @@ def test_plate_on_a_plain_wall_stays_plain() -> None:
     mask = np.zeros((SIZE, SIZE), np.float32)
     cv2.circle(mask, CENTRE, RADIUS, 1.0, -1)
     soft = cv2.GaussianBlur(mask, (0, 0), 3)  # a soft-edged mask, as segmentation gives
-    plate = background_plate(rgb, soft)
+    plate = background_plate(rgb, soft, PLATE_TEXTURE_REACH * IOD)
     inside = mask > 0.5
     # no dark ghost of the outline, no mirrored edge, anywhere the head was:
     # no further from the wall than the smooth inpainting (7 levels here)

@@ -67,18 +67,21 @@ def refine_mask(mask: NDArray[np.float32], face_polygon: NDArray[np.floating], f
     return np.clip(cv2.GaussianBlur(out, (5, 5), 0), 0.0, 1.0).astype(np.float32)
 
 
-def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_side: int = 320) -> NDArray[np.uint8]:
+def background_plate(
+    rgb: NDArray[np.uint8], mask: NDArray[np.float32], reach: float | None = None, work_side: int = 320
+) -> NDArray[np.uint8]:
     """The portrait with person pixels replaced by a guess of the background.
 
     Everything the mask marks as person (> 0.5, grown by about 1% of the image)
     is replaced, so no ghost of the person's outline stays behind when it moves.
     Near the person's outline, where a moving head uncovers most, the guess is
-    the backdrop's own texture mirrored in (:func:`mirror_index`); deeper in, a
-    smooth inpainting (:func:`smooth_plate`).
+    the backdrop's own texture mirrored in (:func:`mirror_index`), up to
+    ``reach`` pixels deep (None: no texture); deeper in, a smooth inpainting
+    (:func:`smooth_plate`).
     """
     plate = smooth_plate(rgb, mask, work_side)
     solid = _person(mask)
-    if not solid.any() or solid.mean() > 0.97:
+    if reach is None or reach < 2 or not solid.any() or solid.mean() > 0.97:
         return plate
     # Copy only from clear backdrop: segmentation stops short of the hair's
     # fringe and soft edges, which mirrored in would repeat as ghost outlines.
@@ -86,8 +89,8 @@ def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_sid
     edge = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     clear = cv2.dilate((mask > CLEAR_BELOW).astype(np.uint8), edge) == 0
     h, w = mask.shape
-    src_x, row_weight, row_dist = mirror_index(solid, clear)
-    src_y, col_weight, col_dist = (np.ascontiguousarray(a.T) for a in mirror_index(solid.T, clear.T))
+    src_x, row_weight, row_dist = mirror_index(solid, clear, reach)
+    src_y, col_weight, col_dist = (np.ascontiguousarray(a.T) for a in mirror_index(solid.T, clear.T, reach))
     grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
     rows = cv2.remap(rgb, src_x.astype(np.float32), grid_y, cv2.INTER_NEAREST)
     cols = cv2.remap(rgb, grid_x, src_y.astype(np.float32), cv2.INTER_NEAREST)
@@ -113,19 +116,23 @@ def background_plate(rgb: NDArray[np.uint8], mask: NDArray[np.float32], work_sid
 
 DETAIL_SIGMA = 2.0  # the mirrored texture's scale, in multiples of the plate's grow (about 1% of the image)
 CLEAR_BELOW = 0.05  # person-mask value under which a pixel is clear backdrop to copy from
+# How deep the mirrored texture reaches into the plate, in eye distances. A head's
+# usual travel uncovers about this much; deeper, a mirror starts to copy whole
+# objects of the backdrop (a lamp, a flag's stripes) rather than its texture.
+PLATE_TEXTURE_REACH = 0.5
 
 
 def mirror_index(
-    fill: NDArray[np.bool_], source: NDArray[np.bool_]
+    fill: NDArray[np.bool_], source: NDArray[np.bool_], reach: float | None = None
 ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]]:
     """Where each ``fill`` pixel copies from: a ``source`` pixel of its row, mirrored about the nearer end.
 
     A pixel ``d`` columns past the last source pixel of a run of ``n`` copies
     the pixel ``d - 1`` columns back into the run, as long as ``d < n`` (a
-    mirror never repeats). Returns the column to copy (its own column where
-    nothing is copied), a weight (1 up to ``d = n / 2``, fading to 0 at
-    ``d = n``; 0 where nothing is copied) and ``d``. For columns, pass the
-    transposed masks.
+    mirror never repeats) and ``d < reach``. Returns the column to copy (its
+    own column where nothing is copied), a weight (1 up to half of ``min(n,
+    reach)``, fading to 0 at it; 0 where nothing is copied) and ``d``. For
+    columns, pass the transposed masks.
     """
     h, w = fill.shape
     xs = np.arange(w, dtype=np.int32)
@@ -142,13 +149,16 @@ def mirror_index(
     n_left = np.where(has_left, left - np.take_along_axis(run_start, np.maximum(left, 0), axis=1) + 1, 0)
     n_right = np.where(has_right, np.take_along_axis(run_end, np.minimum(right, w - 1), axis=1) - right + 1, 0)
     d_left, d_right = xs - left, right - xs
-    ok_left = fill & has_left & (d_left < n_left)
-    ok_right = fill & has_right & (d_right < n_right)
+    limit = w if reach is None else reach
+    ok_left = fill & has_left & (d_left < n_left) & (d_left < limit)
+    ok_right = fill & has_right & (d_right < n_right) & (d_right < limit)
     use_left = ok_left & (~ok_right | (d_left <= d_right))
     ok = ok_left | ok_right
     index = np.where(ok, np.where(use_left, left - d_left + 1, right + d_right - 1), xs).astype(np.int32)
     dist = np.where(use_left, d_left, d_right).astype(np.float32)
     run = np.where(use_left, n_left, n_right).astype(np.float32)
+    if reach is not None:
+        run = np.minimum(run, np.float32(reach))
     weight = np.where(ok, np.clip(2.0 * (1.0 - dist / np.maximum(run, 1.0)), 0.0, 1.0), 0.0).astype(np.float32)
     return index, weight, dist
 

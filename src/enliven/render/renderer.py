@@ -23,7 +23,7 @@ from enliven.motion.detail import DetailField
 from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
-from enliven.render.background import Segmenter, add_strands, background_plate, refine_mask
+from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, MOUTH, build_mesh
@@ -128,7 +128,7 @@ class Renderer:
             self.mask = add_strands(self.portrait, self.mask, self.iod, float(self.landmarks[topo.CHIN, 1]))
         else:
             self.mask = np.ones((height, width), np.float32)
-        self.plate = background_plate(self.portrait, self.mask)
+        self.plate = background_plate(self.portrait, self.mask, reach=PLATE_TEXTURE_REACH * self.iod)
         # Working pixels near which the plate is not the portrait. Elsewhere a
         # still pixel keeps its person alpha (0 in the far background), so that
         # upsampled alpha does not ramp from a still 1 to a moving 0 there and
