@@ -88,12 +88,15 @@ def background_plate(
     grow = _grow(mask.shape)
     edge = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
     clear = cv2.dilate((mask > CLEAR_BELOW).astype(np.uint8), edge) == 0
-    h, w = mask.shape
-    src_x, row_weight, row_dist = mirror_index(solid, clear, reach)
-    src_y, col_weight, col_dist = (np.ascontiguousarray(a.T) for a in mirror_index(solid.T, clear.T, reach))
-    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
-    rows = cv2.remap(rgb, src_x.astype(np.float32), grid_y, cv2.INTER_NEAREST)
-    cols = cv2.remap(rgb, grid_x, src_y.astype(np.float32), cv2.INTER_NEAREST)
+    # Only the person's box changes (the weights are 0 outside the person);
+    # each direction's maps are cut to it at once, so few full-size arrays live.
+    ys, xs = np.nonzero(solid.any(axis=1))[0], np.nonzero(solid.any(axis=0))[0]
+    box = (slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1))
+    src_x, row_weight, row_dist = (a[box].astype(np.float32) for a in mirror_index(solid, clear, reach))
+    src_y, col_weight, col_dist = (a[box[::-1]].T.astype(np.float32) for a in mirror_index(solid.T, clear.T, reach))
+    grid_y, grid_x = np.mgrid[box].astype(np.float32)
+    rows = cv2.remap(rgb, src_x, grid_y, cv2.INTER_NEAREST)
+    cols = cv2.remap(rgb, grid_x, src_y, cv2.INTER_NEAREST)
     # Each pixel takes the direction whose backdrop is nearer (inverse-square
     # weights, so the seam between the two is short and soft).
     w_row = row_weight / np.maximum(row_dist, 1.0) ** 2
@@ -109,9 +112,10 @@ def background_plate(
     # Fade out where the mirrored backdrop runs out: the weights' local mean
     # over the person's pixels only (a normalised blur, so the cover stays full
     # up to the outline).
-    cover = _masked_blur(np.maximum(row_weight, col_weight), solid, grow) * covered
-    out = plate + texture * cover[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    cover = _masked_blur(np.maximum(row_weight, col_weight), solid[box], grow) * covered
+    texture *= cover[..., None]
+    plate[box] = np.clip(plate[box] + texture + 0.5, 0, 255).astype(np.uint8)
+    return plate
 
 
 DETAIL_SIGMA = 2.0  # the mirrored texture's scale, in multiples of the plate's grow (about 1% of the image)
@@ -135,6 +139,25 @@ def mirror_index(
     columns, pass the transposed masks.
     """
     h, w = fill.shape
+    index = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w)).copy()
+    weight = np.zeros((h, w), np.float32)
+    dist = np.zeros((h, w), np.float32)
+    rows = np.flatnonzero(fill.any(axis=1))
+    # In blocks of rows, so a large portrait's temporaries stay small.
+    for start in range(0, len(rows), MIRROR_BLOCK):
+        block = rows[start : start + MIRROR_BLOCK]
+        index[block], weight[block], dist[block] = _mirror_rows(fill[block], source[block], reach)
+    return index, weight, dist
+
+
+MIRROR_BLOCK = 128  # rows per block in mirror_index
+
+
+def _mirror_rows(
+    fill: NDArray[np.bool_], source: NDArray[np.bool_], reach: float | None
+) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]]:
+    """:func:`mirror_index` on a block of rows."""
+    h, w = fill.shape
     xs = np.arange(w, dtype=np.int32)
     left = np.maximum.accumulate(np.where(source, xs, -1), axis=1)  # last source x at or before x
     right = np.minimum.accumulate(np.where(source, xs, w)[:, ::-1], axis=1)[:, ::-1]  # first at or after
@@ -145,7 +168,7 @@ def mirror_index(
     run_start = np.maximum.accumulate(np.where(starts, xs, -1), axis=1)
     run_end = np.minimum.accumulate(np.where(ends, xs, w)[:, ::-1], axis=1)[:, ::-1]
     has_left, has_right = left >= 0, right < w
-    # A run's start seen from its last pixel: run_start there.
+    # A run's length, seen from its end pixel.
     n_left = np.where(has_left, left - np.take_along_axis(run_start, np.maximum(left, 0), axis=1) + 1, 0)
     n_right = np.where(has_right, np.take_along_axis(run_end, np.minimum(right, w - 1), axis=1) - right + 1, 0)
     d_left, d_right = xs - left, right - xs
@@ -172,8 +195,8 @@ def _masked_blur(values: NDArray[np.float32], inside: NDArray[np.bool_], sigma: 
     weight = cv2.resize(inside.astype(np.float32), small, interpolation=cv2.INTER_AREA)
     keep = inside if values.ndim == 2 else inside[..., None]
     total = cv2.resize(values * keep, small, interpolation=cv2.INTER_AREA)
-    weight = cv2.GaussianBlur(weight, (0, 0), sigma / f)
-    total = cv2.GaussianBlur(total, (0, 0), sigma / f)
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma / f, borderType=cv2.BORDER_CONSTANT)
+    total = cv2.GaussianBlur(total, (0, 0), sigma / f, borderType=cv2.BORDER_CONSTANT)
     if total.ndim == 3:
         weight = weight[..., None]
     mean = np.divide(total, weight, out=np.zeros_like(total), where=weight > 1e-3)
