@@ -528,7 +528,12 @@ def beats_check(
         and not math.isnan(p[k])
         and not (e[k] > p[k] if higher else e[k] < p[k])
     ]
-    titles = [SIGNAL_TITLES.get(k) or SELF_METRICS[k][0] for k in lost]
+    # The unrounded medians too: where both round to the same two decimals the
+    # verdict is a coin flip, and the table should say how close it was.
+    titles = [
+        f"{SIGNAL_TITLES.get(k) or SELF_METRICS[k][0]} ({e[k]:.4f} vs {p[k]:.4f})"
+        for k in lost
+    ]
     return (
         f"beats point-warp on {what}",
         "all",

@@ -1,4 +1,4 @@
-"""The quality benchmark's gaze gate (benchmarks/quality_metrics.py)."""
+"""The quality benchmark's gaze gate and acceptance wording (benchmarks/quality_metrics.py, quality_report.py)."""
 
 import sys
 from pathlib import Path
@@ -27,3 +27,17 @@ def test_gaze_is_compared_only_while_both_driver_eyes_are_open():
             assert not np.isnan(np.delete(signals[name][:10], [3, 6, 7])).any()
     assert not np.isnan(output["gaze_y"][10:]).any()  # past the driver: untouched
     assert not np.isnan(driver["eye_right"][:3]).any()  # other signals untouched
+
+
+def test_a_lost_comparison_shows_both_unrounded_medians():
+    from quality_report import beats_check
+
+    summary = {
+        "enliven": {"mouth_open": 0.93, "mouth_width": 0.9183},
+        "point-warp": {"mouth_open": 0.89, "mouth_width": 0.9205},
+    }
+    what, _, measured, met = beats_check("every correlation", summary, ["mouth_open", "mouth_width"], True)
+    assert met is False
+    assert measured == "not on: mouth width (0.9183 vs 0.9205)"
+    _, _, measured, met = beats_check("every correlation", summary, ["mouth_open"], True)
+    assert met is True and measured == "all"
