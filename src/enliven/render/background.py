@@ -106,9 +106,10 @@ def background_plate(
         np.maximum(near, 1.0, out=near)
         np.square(near, out=near)
         np.divide(weight, near, out=near)  # now the direction's pull
-    covered = (row_near + col_near) > 0
-    share = np.divide(row_near, row_near + col_near, out=np.zeros_like(row_near), where=covered)
-    del row_near, col_near
+    pull = row_near + col_near
+    covered = pull > 0
+    share = np.divide(row_near, pull, out=np.zeros_like(pull), where=covered)
+    del row_near, col_near, pull
     mirrored = cv2.blendLinear(rows, cols, share, 1.0 - share)
     del rows, cols, share
     # Fade out where the mirrored backdrop runs out: the weights' local mean
