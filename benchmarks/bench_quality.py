@@ -97,6 +97,8 @@ class Driver:
     end_s: float | None
     landmarks: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     thumbs: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
+    # dlib descriptors of the sampled frames (every IDENTITY_STRIDE-th) with a face
+    descriptors: dict[int, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -110,6 +112,7 @@ class Output:
     landmarks: NDArray[np.float64]
     thumbs: dict[int, NDArray[np.uint8]]
     identity: list[float] = field(default_factory=list)  # distances, sampled frames
+    identity_frames: list[int] = field(default_factory=list)  # their frame indices
     flicker: float = float("nan")  # mean |luma change| per frame, still background
     scores: list = field(default_factory=list)  # ImageScores per frame (self only)
 
@@ -186,9 +189,12 @@ def driver_of(ctx: Context, name: str) -> Driver:
     if key in ctx.drivers:
         return ctx.drivers[key]
     driver = Driver(name, path, fps, end_s)
-    driver.landmarks = track_file(
-        path, ctx.tracker, lambda *_: None, end_s=end_s, fps=fps
-    )
+
+    def each(index: int, rgb: NDArray[np.uint8], lm: NDArray[np.float32] | None) -> None:
+        if ctx.identity is not None and lm is not None and index % IDENTITY_STRIDE == 0:
+            driver.descriptors[index] = ctx.identity.descriptor(rgb, lm)
+
+    driver.landmarks = track_file(path, ctx.tracker, each, end_s=end_s, fps=fps)
     wanted = set(sample_indices(driver.frames, SHEET_COLUMNS))
     for frame in read_frames(path, end_s=end_s, fps=fps, select=wanted.__contains__):
         lm = driver.landmarks[frame.index]
@@ -218,8 +224,9 @@ def renderers(animator) -> dict[str, object]:
 
 def render_all(
     animator, methods: dict[str, object], driver: Driver, config, out_stem: Path
-) -> dict[str, Path]:
-    """Write one MP4 per method through the same Animator and encoder path."""
+) -> tuple[dict[str, Path], object]:
+    """Write one MP4 per method through the same Animator and encoder path;
+    also returns the driver's reference frame (``enliven.api.DriverReference``)."""
     from bench_speed import threaded_pass
 
     from enliven.api import find_reference
@@ -234,7 +241,7 @@ def render_all(
         threaded_pass(animator, reference, driver.path, driver.fps, driver.end_s, path)
         paths[method] = path
     animator.renderer = methods["enliven"]
-    return paths
+    return paths, reference
 
 
 # -------------------------------------------------------------------- analysis
@@ -248,6 +255,7 @@ def analyse_cross(
 
     thumbs: dict[int, NDArray[np.uint8]] = {}
     identity: list[float] = []
+    frames: list[int] = []
     changes: list[float] = []
     previous: list[NDArray[np.uint8]] = []
 
@@ -259,13 +267,14 @@ def analyse_cross(
         if ctx.identity is not None and lm is not None and index % IDENTITY_STRIDE == 0:
             desc = ctx.identity.descriptor(rgb, lm)
             identity.append(identity_distance(desc, portrait_descriptor))
+            frames.append(index)
         if background is not None and previous:
             changes.append(frame_change(previous[0], rgb, background))
         previous[:] = [rgb]
 
     landmarks = track_file(path, ctx.tracker, each)
     flicker = float(np.mean(changes)) if changes else float("nan")
-    return Output(landmarks, thumbs, identity, flicker)
+    return Output(landmarks, thumbs, identity, frames, flicker)
 
 
 def analyse_self(ctx: Context, path: Path, driver: Driver, inset) -> Output:
@@ -323,7 +332,7 @@ def self_reenactment(ctx: Context, clips: list[str]) -> list:
         with Animator(
             portrait, config, name=f"{name} frame 0", job_id=job_id(name)
         ) as animator:
-            paths = render_all(
+            paths, _ = render_all(
                 animator, renderers(animator), driver, config, ctx.tmp / f"self__{name}"
             )
         outputs = {
@@ -340,6 +349,27 @@ def self_reenactment(ctx: Context, clips: list[str]) -> list:
             f"{time.perf_counter() - started:.0f} s"
         )
     return rows
+
+
+def driver_floor(ctx: Context, driver: Driver, reference, out: Output) -> list[float]:
+    """The driver's own identity distance, its frames against its reference frame,
+    at ``out``'s sampled frames (NaN where the driver's face was not found).
+
+    The same person turned or tilted far from one picture of himself scores
+    higher than when facing as in it; this is how far dlib's distance rises with
+    the driver's own pose and expression alone, beside the output's.
+    """
+    from quality_metrics import identity_distance
+
+    if ctx.identity is None:
+        return []
+    own = ctx.identity.descriptor(reference.rgb, reference.landmarks)
+    return [
+        identity_distance(driver.descriptors[k], own)
+        if k in driver.descriptors
+        else float("nan")
+        for k in out.identity_frames
+    ]
 
 
 def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> list:
@@ -380,7 +410,7 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                 started = time.perf_counter()
                 driver = driver_of(ctx, clip)
                 config = replace(base, end_s=driver.end_s)
-                paths = render_all(
+                paths, driver_reference = render_all(
                     animator,
                     methods,
                     driver,
@@ -395,7 +425,15 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                     for m, p in paths.items()
                 }
                 rows += [
-                    CrossRow.of(portrait_name, clip, m, out, driver, outputs["static"])
+                    CrossRow.of(
+                        portrait_name,
+                        clip,
+                        m,
+                        out,
+                        driver,
+                        outputs["static"],
+                        driver_floor(ctx, driver, driver_reference, out),
+                    )
                     for m, out in outputs.items()
                 ]
                 save_sheet(

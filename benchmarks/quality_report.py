@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +87,21 @@ class CrossRow:
     flicker: float
     static_flicker: float
     lost: int
+    # The driver's own distance, each sampled frame against its reference frame,
+    # at the frames of ``identity`` (NaN where the driver's face was not found).
+    driver_identity: list[float] = field(default_factory=list)
 
     @classmethod
-    def of(cls, portrait: str, clip: str, method: str, out, driver, static) -> CrossRow:
+    def of(
+        cls,
+        portrait: str,
+        clip: str,
+        method: str,
+        out,
+        driver,
+        static,
+        driver_identity: list[float] | None = None,
+    ) -> CrossRow:
         drv, got = signals(driver.landmarks), signals(out.landmarks)
         n = min(len(driver.landmarks), len(out.landmarks))
         gaze_on_open_eyes(drv, got)
@@ -116,6 +128,7 @@ class CrossRow:
             out.flicker,
             static.flicker,
             lost,
+            list(driver_identity or []),
         )
 
 
@@ -470,7 +483,7 @@ def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | No
     means = {p: float(np.mean(v)) for p, v in ids.items() if v}
     every = [d for v in ids.values() for d in v]
     over = sum(1 for d in every if d > 0.6)
-    return [
+    checks = [
         (
             "identity distance to the portrait, mean (per portrait)",
             "≤ 0.35",
@@ -480,10 +493,48 @@ def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | No
         (
             "identity distance, sampled frames > 0.6",
             "none",
-            f"{over} of {len(every)} (max {max(every):.3f})",
+            f"{over} of {len(every)} (max {max(every):.3f})" + floor_at_over(mine),
             over == 0,
         ),
     ]
+    floor = [
+        d
+        for r in mine
+        if len(r.driver_identity) == len(r.identity)
+        for d in r.driver_identity
+        if not math.isnan(d)
+    ]
+    if floor:
+        checks.append(
+            (
+                "for scale: the driver against its own reference frame, "
+                "same pairs and frames (pose and expression alone)",
+                "—",
+                f"mean {np.mean(floor):.3f}, "
+                f"{sum(1 for d in floor if d > 0.6)} of {len(floor)} > 0.6 "
+                f"(max {max(floor):.3f})",
+                None,
+            )
+        )
+    return checks
+
+
+def floor_at_over(mine: list[CrossRow]) -> str:
+    """Where sampled output frames are over 0.6: the driver's own distance there."""
+    pairs = [
+        (d, f)
+        for r in mine
+        if len(r.driver_identity) == len(r.identity)
+        for d, f in zip(r.identity, r.driver_identity)
+        if d > 0.6
+    ]
+    floor = [f for _, f in pairs if not math.isnan(f)]
+    if not floor:
+        return ""
+    return (
+        f"; the driver against its own reference frame at those frames: "
+        f"{min(floor):.3f}-{max(floor):.3f}"
+    )
 
 
 def flicker_check(mine: list[CrossRow]) -> tuple[str, str, str, bool | None]:

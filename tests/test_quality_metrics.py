@@ -41,3 +41,32 @@ def test_a_lost_comparison_shows_both_unrounded_medians():
     assert measured == "not on: mouth width (0.9183 vs 0.9205)"
     _, _, measured, met = beats_check("every correlation", summary, ["mouth_open"], True)
     assert met is True and measured == "all"
+
+
+def _cross_row(identity, driver_identity):
+    from quality_report import CrossRow
+
+    return CrossRow("p", "c", "enliven", identity, {}, None, 1.0, 0.0, 0.0, 0, driver_identity)
+
+
+def test_identity_checks_set_frames_over_the_threshold_beside_the_drivers_own_distance():
+    from quality_report import identity_checks
+
+    rows = [
+        _cross_row([0.30, 0.62, 0.40], [0.35, 0.58, float("nan")]),
+        _cross_row([0.65, 0.20], [0.61, 0.10]),
+    ]
+    (_, _, mean, mean_ok), (_, _, over, over_ok), (_, _, floor, floor_ok) = identity_checks(rows)
+    assert mean == "p 0.434" and mean_ok is False
+    assert over_ok is False
+    assert over == "2 of 5 (max 0.650); the driver against its own reference frame at those frames: 0.580-0.610"
+    assert floor_ok is None  # for scale only, never a verdict
+    assert floor == "mean 0.410, 1 of 4 > 0.6 (max 0.610)"
+
+
+def test_identity_checks_without_the_drivers_distances_say_only_what_was_measured():
+    from quality_report import identity_checks
+
+    checks = identity_checks([_cross_row([0.30, 0.62], [])])
+    assert len(checks) == 2
+    assert checks[1][2] == "1 of 2 (max 0.620)"
