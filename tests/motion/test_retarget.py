@@ -364,3 +364,51 @@ def test_a_far_turned_drivers_far_eye_follows_the_near_one(astronaut_landmarks):
     wink = _settle(Retargeter(lm, lm), apply_controls(lm, Controls(blink_left=1.0)))
     assert eye_opening(wink.landmarks, "left") < 0.2 * eye_opening(lm, "left")
     assert eye_opening(wink.landmarks, "right") == pytest.approx(eye_opening(lm, "right"), rel=0.1)
+
+
+def _along_column(points, column):
+    """Where each point of a lower-lip column sits along its chord (image plane)."""
+    xy = np.asarray(points)[list(column), :2]
+    chord = xy[-1] - xy[0]
+    return (xy - xy[0]) @ (chord / np.linalg.norm(chord))
+
+
+def test_a_lower_lip_rolling_down_does_not_fold_a_thin_lipped_portraits_lip(astronaut_landmarks):
+    """tongue_01's lower lip rolls down over her chin: its inner edge drops 0.2
+    eye distances more than the chin. Added as offsets to a thin painted lip,
+    that folded the lip and the skin under it over, a hard polygonal line
+    under the mouth (the Mona Lisa, in 110-170 of 300 frames)."""
+    lm = astronaut_landmarks
+    iod = np.linalg.norm(lm[33, :2] - lm[263, :2])
+    thin = lm.copy()  # the lip and the skin under it a third as tall
+    lip_y = lm[[column[0] for column in topo.LOWER_LIP_COLUMNS], 1].mean()
+    under = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column[1:6]})
+    thin[under, 1] = lip_y + (lm[under, 1] - lip_y) / 3
+    rolled = apply_controls(lm, Controls(jaw=0.5))
+    for column in topo.LOWER_LIP_COLUMNS:
+        rolled[list(column[:4]), 1] += 0.12 * iod  # the lip, over the skin under it
+        rolled[column[4], 1] += 0.06 * iod
+    target = _settle(Retargeter(thin, lm), rolled).landmarks
+    seen = set()
+    for column in topo.LOWER_LIP_COLUMNS:  # every point stays on its side of the next
+        shared = [k for k, point in enumerate(column) if k and point in seen]
+        seen.update(column)
+        column = column[: shared[0] + 1] if shared else column  # down to what it shares
+        before, after = np.diff(_along_column(thin, column)), np.diff(_along_column(target, column))
+        assert (np.sign(after) == np.sign(before))[np.abs(before) > 0.1].all(), column
+    # The bands keep the portrait's proportions: the lip stays a third of the driver's.
+    middle = topo.LOWER_LIP_COLUMNS[4]
+    lip = np.linalg.norm(target[middle[3], :2] - target[middle[0], :2])
+    assert lip > 0.5 * np.linalg.norm(thin[middle[3], :2] - thin[middle[0], :2])
+    assert mouth_opening(target) > mouth_opening(thin) + 0.1  # the mouth still opens
+
+
+def test_an_open_mouthed_portrait_at_rest_keeps_its_lower_lip(astronaut_landmarks):
+    """At the driver's reference the lower lip's layout moves nothing, also where
+    an open mouth's columns double back."""
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))
+    backs = [np.diff(_along_column(shout, c)).min() for c in topo.LOWER_LIP_COLUMNS]
+    assert min(backs) < 0  # the case: a column that doubles back
+    target = _settle(Retargeter(shout, shout), shout).landmarks
+    np.testing.assert_allclose(target, shout, atol=1e-3)

@@ -47,6 +47,20 @@ INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317
                    (311, 402), (310, 318), (415, 324))  # fmt: skip
 OUTER_LIP_PAIRS = ((185, 146), (40, 91), (39, 181), (37, 84), (0, 17), (267, 314),
                    (269, 405), (270, 321), (409, 375))  # fmt: skip
+# The lower lip and the skin under it, one column per lip pair (image-left to
+# right), top down to the jaw's outline: the inner lip, the two rings inside the
+# lip, the outer lip, the ring under the lip, the chin ring, two more rings and
+# the face oval. The rings below the lip have fewer points, so two pairs of
+# neighbouring columns share their lower parts.
+LOWER_LIP_COLUMNS = ((95, 96, 77, 146, 43, 204, 211, 170, 149),
+                     (88, 89, 90, 91, 106, 194, 32, 140, 176),
+                     (178, 179, 180, 181, 182, 201, 208, 171, 148),
+                     (87, 86, 85, 84, 83, 201, 208, 171, 148),
+                     (14, 15, 16, 17, 18, 200, 199, 175, 152),
+                     (317, 316, 315, 314, 313, 421, 428, 396, 377),
+                     (402, 403, 404, 405, 406, 421, 428, 396, 377),
+                     (318, 319, 320, 321, 335, 418, 262, 369, 400),
+                     (324, 325, 307, 375, 273, 424, 431, 395, 378))  # fmt: skip
 
 # Points that move little with expression: forehead, nose bridge, eye corners,
 # temples, upper cheeks. Used for rigid head-pose fits.

@@ -144,6 +144,24 @@ _REF_REST_GAP = 0.05  # a driver's reference lip gap up to this is a mouth at re
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
+_LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
+_BAND_SOFT = 0.02  # eye distances added to both band lengths of a ratio: thin bands change little
+_BAND_RATIO = (0.5, 2.5)  # a band of the lower lip grows or shrinks at most this much
+
+def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
+    """Each column up to its first point an earlier column already has (the
+    rings under the lip have fewer points than the lip): that point, placed by
+    the earlier column, ends this one."""
+    seen: set[int] = set()
+    out = []
+    for column in columns:
+        shared = [k for k, point in enumerate(column) if k > 0 and int(point) in seen]
+        out.append(column[: shared[0] + 1] if shared else column)
+        seen.update(int(point) for point in column)
+    return out
+
+
+_LAID_OUT = _laid_out(_LOWER_COLUMNS)
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
 # three portraits turned 10, 17 and 32 degrees (a photo, the Mona Lisa, Vermeer):
@@ -204,6 +222,8 @@ class Retargeter:
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
+        self._src_steps = [_along_steps(self.source, column) for column in _LAID_OUT]
+        self._ref_bands = _band_lengths(self.reference, _LOWER_COLUMNS).sum(axis=0) + _BAND_SOFT * self.iod_reference
         self._ref_mouth = mouth_opening(self.reference)
         self.portrait_yaw_deg = face_yaw_deg(self.source)
         self._driver_yaw = face_yaw_deg(self.reference)  # the driver's turn from the camera, last seen
@@ -378,6 +398,7 @@ class Retargeter:
         now = mouth_opening(target)
         if abs(now - want) > 0.004:
             self._set_mouth_gap(target, want * self.iod_source)
+        self._lay_out_lower_lip(target, driver)
         if want < 0.02:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
@@ -401,6 +422,59 @@ class Retargeter:
         target[idx_in[:, 1]] = lower + shift_lower
         idx_out = np.asarray(topo.OUTER_LIP_PAIRS)
         target[idx_out[:, 0]] += shift_upper
+
+
+    def _lay_out_lower_lip(self, target: NDArray[np.float64], driver: NDArray[np.float64]) -> None:
+        """Space the lower lip and the skin under it down to the jaw's outline in
+        the portrait's own proportions, each band grown or shrunk as the
+        driver's, in place.
+
+        Added as offsets, the driver's changes assume the portrait's lip is as
+        thick as the driver's. When a full lower lip rolls down over the chin
+        (a tongue pushed out, a wide "ah"), its inner edge drops 0.2 eye
+        distances more than the chin (tongue_01); on a thin painted lip that is
+        more than the lip and the skin under it, which folded over and drew the
+        lip's shadow as a hard polygonal line (tongue_01 on the Mona Lisa:
+        triangles under the lip folded in 110-170 of 300 frames). Each column
+        keeps its ends (the inner lip, where the mouth's gap puts it, and the
+        jaw's outline) and its points' offsets across it; only where the points
+        sit along it changes, so no band folds and a thin lip stays a lip. At
+        rest every point stays where it is.
+        """
+        cols = _LOWER_COLUMNS
+        soft = _BAND_SOFT * self.iod_reference
+        # One ratio per band, over all columns: ratios column by column set
+        # neighbouring points at uneven heights, and the lip's edge zigzagged.
+        ratio = (_band_lengths(driver, cols).sum(axis=0) + soft) / self._ref_bands
+        ratio = np.clip(1.0 + self.config.mouth_gain * (ratio - 1.0), *_BAND_RATIO)
+        for column, steps in zip(_LAID_OUT, self._src_steps):
+            share = np.cumsum(steps * ratio[: len(steps)])
+            if share[-1] <= 1e-6:  # a column that doubles back on its whole length is left alone
+                continue
+            start = target[column[0], :2]
+            chord = target[column[-1], :2] - start
+            along = chord / max(float(np.linalg.norm(chord)), 1e-9)
+            inner = column[1:-1]
+            rel = target[inner, :2] - start
+            across = rel - np.outer(rel @ along, along)
+            target[inner, :2] = start + np.outer(share[:-1] / share[-1], chord) + across
+
+
+def _along_steps(points: NDArray[np.float64], column: NDArray[np.intp]) -> NDArray[np.float64]:
+    """How far each point of a column is past the one before along the column's
+    chord (first to last point), image-plane pixels: the portrait's own
+    spacing, which the driver's band ratios scale. Negative where a portrait's
+    column doubles back (an open mouth's corners), so that at rest every point
+    keeps its place."""
+    xy = np.asarray(points, np.float64)[column, :2]
+    chord = xy[-1] - xy[0]
+    return np.diff((xy - xy[0]) @ (chord / max(float(np.linalg.norm(chord)), 1e-9)))
+
+
+def _band_lengths(points: NDArray[np.float64], columns: NDArray[np.intp]) -> NDArray[np.float64]:
+    """(columns, points - 1) image-plane lengths between successive points of each column."""
+    xy = np.asarray(points, np.float64)[:, :2]
+    return np.linalg.norm(xy[columns[:, 1:]] - xy[columns[:, :-1]], axis=2)
 
 
 def _jaw_weights(source: NDArray[np.float64], iod: float) -> NDArray[np.float64]:
