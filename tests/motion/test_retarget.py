@@ -6,6 +6,7 @@ import pytest
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.motion.controls import Controls, apply_controls
+from enliven.motion import measures
 from enliven.motion.measures import Expression, eye_opening, mouth_opening
 from enliven.motion.pose import STABLE_INDEX, euler_deg, face_yaw_deg, rotation_from_euler
 from enliven.motion.retarget import (
@@ -412,3 +413,20 @@ def test_an_open_mouthed_portrait_at_rest_keeps_its_lower_lip(astronaut_landmark
     assert min(backs) < 0  # the case: a column that doubles back
     target = _settle(Retargeter(shout, shout), shout).landmarks
     np.testing.assert_allclose(target, shout, atol=1e-3)
+
+
+def test_a_pucker_narrows_a_small_mouth_by_the_drivers_share_not_past_its_corners(astronaut_landmarks):
+    """pout_kiss_01's mouth narrows from 0.74 to 0.27 eye distances; added as
+    offsets, that pulled a 0.40-wide cartoon mouth's corners past each other
+    (a tall slot with the lips smeared round it)."""
+    lm = astronaut_landmarks
+    small = _narrow_mouth(lm, 0.55)
+    pucker = _narrow_mouth(lm, 0.35)
+    target = _settle(Retargeter(small, lm), pucker).landmarks
+    share = measures.mouth_width(target) / measures.mouth_width(small)
+    assert share == pytest.approx(measures.mouth_width(pucker) / measures.mouth_width(lm), abs=0.05)
+    right, left = topo.MOUTH_CORNERS_OUTER
+    assert (target[left, :2] - target[right, :2]) @ (small[left, :2] - small[right, :2]) > 0  # not crossed
+    # A mouth as wide as the driver's moves as before: by the driver's offsets.
+    same = _settle(Retargeter(lm, lm), pucker).landmarks
+    assert measures.mouth_width(same) == pytest.approx(measures.mouth_width(pucker), rel=0.05)

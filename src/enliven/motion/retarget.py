@@ -147,6 +147,9 @@ _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far 
 _LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
 _BAND_SOFT = 0.02  # eye distances added to both band lengths of a ratio: thin bands change little
 _BAND_RATIO = (0.5, 2.5)  # a band of the lower lip grows or shrinks at most this much
+_WIDTH_SCALE = (0.4, 1.0)  # portrait mouth width over the driver's: the lips' sideways moves scale by it
+_WIDTH_SIGMA = 0.45  # eye distances from the lips over which that scaling fades into the cheeks
+
 
 def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
     """Each column up to its first point an earlier column already has (the
@@ -162,6 +165,7 @@ def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
 
 
 _LAID_OUT = _laid_out(_LOWER_COLUMNS)
+
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
 # three portraits turned 10, 17 and 32 degrees (a photo, the Mona Lisa, Vermeer):
@@ -223,6 +227,16 @@ class Retargeter:
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
         self._src_steps = [_along_steps(self.source, column) for column in _LAID_OUT]
+        corners = self.source[list(topo.MOUTH_CORNERS_OUTER), :2]
+        across = corners[1] - corners[0]
+        width = float(np.linalg.norm(across))
+        self._across = across / max(width, 1e-9)
+        self._mouth_centre = corners.mean(axis=0)
+        ref_corners = self.reference[list(topo.MOUTH_CORNERS_OUTER), :2]
+        ref_width = float(np.linalg.norm(ref_corners[1] - ref_corners[0])) * self._to_source.scale
+        self.width_scale = float(np.clip(width / max(ref_width, 1e-9), *_WIDTH_SCALE))
+        near_lips = _region_weights(self.source, _LIP_POINTS, _WIDTH_SIGMA * self.iod_source)
+        self._width_weight = (self.width_scale - 1.0) * near_lips
         self._ref_bands = _band_lengths(self.reference, _LOWER_COLUMNS).sum(axis=0) + _BAND_SOFT * self.iod_reference
         self._ref_mouth = mouth_opening(self.reference)
         self.portrait_yaw_deg = face_yaw_deg(self.source)
@@ -398,6 +412,7 @@ class Retargeter:
         now = mouth_opening(target)
         if abs(now - want) > 0.004:
             self._set_mouth_gap(target, want * self.iod_source)
+        self._scale_mouth_width(target)
         self._lay_out_lower_lip(target, driver)
         if want < 0.02:
             return 0.0
@@ -423,6 +438,26 @@ class Retargeter:
         idx_out = np.asarray(topo.OUTER_LIP_PAIRS)
         target[idx_out[:, 0]] += shift_upper
 
+    def _scale_mouth_width(self, target: NDArray[np.float64]) -> None:
+        """Scale the lips' sideways moves by the portrait's mouth width over the
+        driver's, in place, fading into the cheeks.
+
+        Added as offsets, a kiss pucker (``pout_kiss_01``: the mouth narrows
+        from 0.74 to 0.27 eye distances) pulled the corners of a 0.40-wide
+        cartoon mouth past each other: a tall, narrow slot with the lips
+        smeared round it. As a share of the mouth's width the pucker narrows a
+        small mouth as much as the driver's. Moves are taken about the mouth's
+        centre, so the whole mouth still shifts as the driver's does. A mouth
+        wider than the driver's moves as the driver's: scaled up, the
+        terracotta warrior's lips folded in more frames of tongue_01 (82 -> 131
+        of 300).
+        """
+        if not self._width_weight.any():
+            return
+        corners = list(topo.MOUTH_CORNERS_OUTER)
+        centre_shift = float((target[corners, :2].mean(axis=0) - self._mouth_centre) @ self._across)
+        sideways = (target[:, :2] - self.source[:, :2]) @ self._across - centre_shift
+        target[:, :2] += np.outer(self._width_weight * sideways, self._across)
 
     def _lay_out_lower_lip(self, target: NDArray[np.float64], driver: NDArray[np.float64]) -> None:
         """Space the lower lip and the skin under it down to the jaw's outline in
