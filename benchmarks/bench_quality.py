@@ -351,9 +351,10 @@ def self_reenactment(ctx: Context, clips: list[str]) -> list:
     return rows
 
 
-def driver_floor(ctx: Context, driver: Driver, reference, out: Output) -> list[float]:
-    """The driver's own identity distance, its frames against its reference frame,
-    at ``out``'s sampled frames (NaN where the driver's face was not found).
+def driver_floor(driver: Driver, own: NDArray[np.float64] | None, out: Output) -> list[float]:
+    """The driver's own identity distance, its frames against ``own`` (the
+    descriptor of its reference frame; None without dlib), at ``out``'s sampled
+    frames (NaN where the driver's face was not found).
 
     The same person turned or tilted far from one picture of himself scores
     higher than when facing as in it; this is how far dlib's distance rises with
@@ -361,9 +362,8 @@ def driver_floor(ctx: Context, driver: Driver, reference, out: Output) -> list[f
     """
     from quality_metrics import identity_distance
 
-    if ctx.identity is None:
+    if own is None:
         return []
-    own = ctx.identity.descriptor(reference.rgb, reference.landmarks)
     return [
         identity_distance(driver.descriptors[k], own)
         if k in driver.descriptors
@@ -424,6 +424,11 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                     )
                     for m, p in paths.items()
                 }
+                own = None
+                if ctx.identity is not None:  # one descriptor of the reference, for all methods
+                    own = ctx.identity.descriptor(
+                        driver_reference.rgb, driver_reference.landmarks
+                    )
                 rows += [
                     CrossRow.of(
                         portrait_name,
@@ -432,7 +437,7 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                         out,
                         driver,
                         outputs["static"],
-                        driver_floor(ctx, driver, driver_reference, out),
+                        driver_floor(driver, own, out),
                     )
                     for m, out in outputs.items()
                 ]

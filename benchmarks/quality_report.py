@@ -497,13 +497,7 @@ def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | No
             over == 0,
         ),
     ]
-    floor = [
-        d
-        for r in mine
-        if len(r.driver_identity) == len(r.identity)
-        for d in r.driver_identity
-        if not math.isnan(d)
-    ]
+    floor = [f for _, f in with_floor(mine)]
     if floor:
         checks.append(
             (
@@ -519,16 +513,21 @@ def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | No
     return checks
 
 
-def floor_at_over(mine: list[CrossRow]) -> str:
-    """Where sampled output frames are over 0.6: the driver's own distance there."""
-    pairs = [
+def with_floor(mine: list[CrossRow]) -> list[tuple[float, float]]:
+    """(output distance, the driver's own distance) at every sampled frame where
+    both were measured."""
+    return [
         (d, f)
         for r in mine
         if len(r.driver_identity) == len(r.identity)
         for d, f in zip(r.identity, r.driver_identity)
-        if d > 0.6
+        if not math.isnan(f)
     ]
-    floor = [f for _, f in pairs if not math.isnan(f)]
+
+
+def floor_at_over(mine: list[CrossRow]) -> str:
+    """Where sampled output frames are over 0.6: the driver's own distance there."""
+    floor = [f for d, f in with_floor(mine) if d > 0.6]
     if not floor:
         return ""
     return (
