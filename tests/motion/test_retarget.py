@@ -430,3 +430,24 @@ def test_a_pucker_narrows_a_small_mouth_by_the_drivers_share_not_past_its_corner
     # A mouth as wide as the driver's moves as before: by the driver's offsets.
     same = _settle(Retargeter(lm, lm), pucker).landmarks
     assert measures.mouth_width(same) == pytest.approx(measures.mouth_width(pucker), rel=0.05)
+
+
+def _aspect(points):
+    """Inner-lip gap over inner-lip width."""
+    a, b = topo.MOUTH_CORNERS_INNER
+    return mouth_opening(points) * measures.eye_distance(points) / np.linalg.norm(points[a, :2] - points[b, :2])
+
+
+def test_a_small_mouth_opens_an_o_no_taller_for_its_width_than_the_drivers(astronaut_landmarks):
+    """The opening is added whole while the width scales: at the widest of
+    pout_kiss_01's kiss the anime portrait's O was 1.43 times as tall as it was
+    wide, the driver's 0.92."""
+    lm = astronaut_landmarks
+    small = _narrow_mouth(lm, 0.55)
+    kiss = _narrow_mouth(apply_controls(lm, Controls(jaw=0.5)), 0.45)
+    target = _settle(Retargeter(small, lm), kiss).landmarks
+    assert mouth_opening(target) > 0.5 * mouth_opening(kiss)  # still open
+    assert _aspect(target) <= 1.25 * _aspect(kiss) + 0.02
+    # A mouth as wide as the driver's opens as the driver's.
+    same = _settle(Retargeter(lm, lm), kiss).landmarks
+    assert mouth_opening(same) == pytest.approx(mouth_opening(kiss), rel=0.05)
