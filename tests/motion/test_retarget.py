@@ -451,3 +451,26 @@ def test_a_small_mouth_opens_an_o_no_taller_for_its_width_than_the_drivers(astro
     # A mouth as wide as the driver's opens as the driver's.
     same = _settle(Retargeter(lm, lm), kiss).landmarks
     assert mouth_opening(same) == pytest.approx(mouth_opening(kiss), rel=0.05)
+
+
+def test_an_open_mouthed_portraits_doubled_back_lower_lip_stays_in_place(astronaut_landmarks):
+    """photo_woman_surprised_01 shouts: the outer edge of her lower lip lies
+    above its inner edge, so its columns double back. Laid out by the steps'
+    signed sum, which nears 0 for some driver lips, a point flew 3000 px and the
+    closing mouth drew a spike of lip down her chin (talk_fast_01 frame 40)."""
+    lm = astronaut_landmarks
+    iod = measures.eye_distance(lm)
+    portrait = lm.copy()  # her columns' heights below the inner lip, over her eye distance
+    drop = np.array([0.0, 0.024, 0.047, 0.062, -0.012, 0.038, 0.107, 0.176, 0.221]) * iod
+    for column in topo.LOWER_LIP_COLUMNS[2:7]:
+        portrait[list(column), 1] = lm[column[0], 1] + drop
+    worst = 0.0
+    for lower in np.linspace(0.5, 1.0, 101):  # the driver's lip fuller, the skin under it shorter
+        driver = lm.copy()
+        for column in topo.LOWER_LIP_COLUMNS:
+            steps = np.diff(lm[list(column), 1]) * np.array([1, 1, 1, 2.5] + [lower] * 4)
+            driver[list(column), 1] = lm[column[0], 1] + np.concatenate([[0.0], np.cumsum(steps)])
+        target = _settle(Retargeter(portrait, lm), driver, frames=3).landmarks
+        for column in topo.LOWER_LIP_COLUMNS[2:7]:
+            worst = max(worst, float(np.abs(target[list(column), 1] - portrait[list(column), 1]).max()))
+    assert worst < 0.2 * iod, worst  # the old rule: 0.6 eye distances here, 3000 px on her

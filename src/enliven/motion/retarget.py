@@ -516,16 +516,27 @@ class Retargeter:
         ratio = (_band_lengths(driver, cols).sum(axis=0) + soft) / self._ref_bands
         ratio = np.clip(1.0 + self.config.mouth_gain * (ratio - 1.0), *_BAND_RATIO)
         for column, steps in zip(_LAID_OUT, self._src_steps):
-            share = np.cumsum(steps * ratio[: len(steps)])
-            if share[-1] <= 1e-6:  # a column that doubles back on its whole length is left alone
+            scaled = steps * ratio[: len(steps)]
+            reach = np.cumsum(np.abs(scaled))
+            if reach[-1] <= 1e-6:  # a column whose points all coincide
                 continue
             start = target[column[0], :2]
             chord = target[column[-1], :2] - start
-            along = chord / max(float(np.linalg.norm(chord)), 1e-9)
+            length = float(np.linalg.norm(chord))
+            along = chord / max(length, 1e-9)
+            # Where each point sits along the chord: the scaled steps, and what
+            # they leave short of the chord's length spread over them by their
+            # size. On a column that runs one way this is the steps scaled to
+            # the chord; dividing by the steps' signed sum instead, as at first,
+            # blew up where a column doubles back (an open mouth's lower lip,
+            # whose outer edge lies above its inner one) and the sum neared 0:
+            # photo_woman_surprised_01, closing, drew a spike of lip down its chin.
+            share = np.cumsum(scaled)
+            place = share + (length - share[-1]) * reach / reach[-1]
             inner = column[1:-1]
             rel = target[inner, :2] - start
             across = rel - np.outer(rel @ along, along)
-            target[inner, :2] = start + np.outer(share[:-1] / share[-1], chord) + across
+            target[inner, :2] = start + np.outer(place[:-1], along) + across
 
 
 def _along_steps(points: NDArray[np.float64], column: NDArray[np.intp]) -> NDArray[np.float64]:
