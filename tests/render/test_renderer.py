@@ -1,7 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from enliven.motion.controls import Controls, apply_controls
+from enliven.motion.measures import mouth_opening
 from enliven.render.background import MediaPipeSegmenter
 from enliven.face import topology as topo
 from enliven.render.mesh import FRAME, N_RINGS, STILL_SCALE, build_mesh
@@ -132,6 +134,35 @@ def test_a_closing_mouth_shows_each_half_of_the_interior_unsquashed(astronaut_la
     # Opening wider than the portrait: both halves meet in its middle (a stretch).
     wide = mesh.source_vertices(mesh.target_vertices(_target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)))
     np.testing.assert_allclose(wide[mesh.mid_up], wide[mesh.mid_low], atol=1e-6)
+
+
+@pytest.mark.parametrize("work_size", [384, 160])
+def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astronaut_landmarks, work_size):
+    """Upsampled from working resolution, the maps interpolated across the jump
+    between the strip's two halves, so a shouting portrait closing its mouth
+    drew a dark, stair-stepped line of its cavity along the lips."""
+    lm = astronaut_landmarks
+    pairs = np.asarray(topo.INNER_LIP_PAIRS)
+    shout = lm.copy()  # the lower lip and the skin under it dropped: a mouth open 0.3 eye distances more
+    below = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column})
+    shout[below, 1] += 0.3 * np.linalg.norm(lm[33, :2] - lm[263, :2])
+    right, left = topo.MOUTH_CORNERS_INNER
+    loop = [right, *pairs[:, 0], left, *pairs[::-1, 1]]
+    portrait = astronaut.copy()
+    cavity = np.zeros(portrait.shape[:2], np.uint8)
+    cv2.fillPoly(cavity, [np.round(shout[loop, :2]).astype(np.int32)], 1)
+    portrait[cv2.erode(cavity, np.ones((15, 15), np.uint8)) > 0] = (0, 255, 0)  # a green cavity, well inside the lips
+    r = Renderer(portrait, shout, RenderConfig(work_size=work_size, background=False, mouth_interior=False))
+    shut = lm.copy()
+    shut[pairs[:, 1]] = shut[pairs[:, 0]]  # the driver's lips together: this mouth closes
+    target = _target(shout, shut)
+    assert mouth_opening(target.landmarks) < 0.01
+    out = r.render(target).astype(int)
+    x0, y0 = np.floor(target.landmarks[loop, :2].min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(target.landmarks[loop, :2].max(axis=0)).astype(int) + 4
+    box = out[y0:y1, x0:x1]
+    green = (box[..., 1] - np.maximum(box[..., 0], box[..., 2])) > 60
+    assert green.sum() <= 2, green.sum()  # before: 10 at 384, 29 at 160
 
 
 def test_the_interior_is_matched_in_lab_keeping_teeth_near_neutral():

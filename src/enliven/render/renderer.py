@@ -26,13 +26,16 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
-from enliven.render.mesh import EYE, MOUTH, build_mesh
+from enliven.render.mesh import EYE, FACE, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.sampling import WorkGrid
 
 log = logging.getLogger(__name__)
 
 ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
+# Source pixels between the two halves of the mouth strip above which the lip
+# line is drawn again at full resolution (:meth:`Renderer._redraw_lip_line`).
+LIP_JUMP_PX = 1.0
 
 
 MOUTH_STYLES = ("driver", "drawn")
@@ -90,6 +93,7 @@ class _Plan:
     soft: NDArray[np.bool_] | None = None
     shading: tuple[NDArray[np.float32], tuple[int, int, int, int]] | None = None
     clear: NDArray[np.bool_] | None = None  # alpha 0: the plate alone
+    source: NDArray[np.float64] | None = None  # the frame's source vertices (the mouth's middle line moves)
 
 
 class Renderer:
@@ -138,6 +142,15 @@ class Renderer:
         self._plate_differs = cv2.dilate(differs.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
         self._eye_of_tri = np.full(len(self.mesh.triangles), -1, np.int8)
         self._n_face = len(topo.mesh_triangles())  # the mesh's first triangles are the face's
+        # The lip line: the mouth strip and the face triangles on the inner lips.
+        kinds = self.mesh.kinds
+        inner = np.unique([*np.asarray(topo.INNER_LIP_PAIRS).ravel(), *topo.MOUTH_CORNERS_INNER])
+        on_lips = np.isin(self.mesh.triangles, inner).any(axis=1) & (np.arange(len(kinds)) < self._n_face)
+        face_like = np.flatnonzero((kinds == FACE) | (kinds == EYE) | (kinds == MOUTH))
+        self._face_tris = self.mesh.triangles[face_like]
+        self._face_bias = self.mesh.bias[face_like]
+        self._lip_ids = np.flatnonzero(np.isin(face_like, np.flatnonzero(on_lips | (kinds == MOUTH))))
+        self._lip_tris = face_like[self._lip_ids]
         self._jac_key: int | None = None
         # Reused every frame by grid.upsample in draw() (24 MB of full-frame maps
         # at 1080p are not allocated anew each frame); only draw() touches them,
@@ -247,7 +260,7 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still & self._plate_differs] = 1.0
-        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading, alpha <= 0.0)
+        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading, alpha <= 0.0, source)
 
     def draw(self, plan: _Plan) -> NDArray[np.uint8]:
         """The second half of :meth:`render`: the frame from its maps."""
@@ -266,6 +279,8 @@ class Renderer:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
         composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
+        if plan.source is not None and self._lip_jump(plan.source) > LIP_JUMP_PX:
+            self._redraw_lip_line(out, plan.verts, plan.source)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
@@ -430,6 +445,45 @@ class Renderer:
             box_x[sel], box_y[sel] = px, py
             edited.append((int(x0), int(y0), int(x1), int(y1)))
         return edited
+
+    def _lip_jump(self, source: NDArray[np.float64]) -> float:
+        """How far apart (source pixels) the two halves of the mouth strip sample
+        where they meet: the part of the portrait's opening a closing mouth hides."""
+        return float(np.linalg.norm(source[self.mesh.mid_low, :2] - source[self.mesh.mid_up, :2], axis=1).max())
+
+    def _redraw_lip_line(self, out: NDArray[np.uint8], verts: NDArray[np.float64], source: NDArray[np.float64]) -> None:
+        """Sample the mouth strip and the lips' inner triangles again from maps
+        made at full resolution, in place.
+
+        Where a portrait's mouth is open wider than the target's, the two
+        halves of the strip meet with a jump in the source between them (the
+        hidden middle of the opening). Upsampled from working resolution, the
+        maps interpolate across it, so a closing mouth sampled the cavity
+        between the lips: a dark, stair-stepped line along the lips
+        (photo_woman_surprised_01, shouting, closing with pout_kiss_01; steps
+        of 2 px at 720², 5 px at 1080p). No skin detail is lost: the detail
+        flow leaves out the mouth's opening.
+        """
+        tri = self.mesh.triangles[self._lip_tris]
+        used = np.unique(tri)
+        h, w = out.shape[:2]
+        x0, y0 = np.floor(verts[used, :2].min(axis=0)).astype(int) - 1
+        x1, y1 = np.ceil(verts[used, :2].max(axis=0)).astype(int) + 2
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        local = verts.copy()
+        local[:, 0] -= x0
+        local[:, 1] -= y0
+        # Every face triangle competes for depth (a nose over the mouth stays
+        # in front); only the lip line's pixels are written.
+        map_x, map_y, tid = rasterize_maps(local, source[:, :2], self._face_tris, self._face_bias, (x1 - x0, y1 - y0))
+        keep = np.isin(tid, self._lip_ids)
+        if not keep.any():
+            return
+        sample = cv2.remap(self._source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        region = out[y0:y1, x0:x1]
+        region[keep] = sample[keep]
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
