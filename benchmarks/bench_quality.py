@@ -56,7 +56,9 @@ from quality_sheets import face_thumb, save_sheet, save_tongue
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(__file__).parents[1] / ".." / "shared" / "media"
 SHEETS = REPO / "docs" / "quality" / "local"
-PORTRAITS = ("photo_woman_01", "painting_monalisa_01", "cartoon3d_boy_01")
+# A photo, a painting, a 3-D cartoon, and a photo caught shouting (the one open
+# mouth: it must close, and a rule that breaks only on it broke unseen once).
+PORTRAITS = ("photo_woman_01", "painting_monalisa_01", "cartoon3d_boy_01", "photo_woman_surprised_01")
 SELF_CLIPS = (
     "pout_kiss_01",
     "blink_wink_01",
