@@ -231,6 +231,7 @@ class Retargeter:
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
         self._src_steps = [_along_steps(self.source, column) for column in _LAID_OUT]
+        self._src_sizes = [np.abs(steps) for steps in self._src_steps]  # band ratios are positive
         corners = self.source[list(topo.MOUTH_CORNERS_OUTER), :2]
         across = corners[1] - corners[0]
         width = float(np.linalg.norm(across))
@@ -437,7 +438,7 @@ class Retargeter:
         capped at ``_ASPECT_SLACK`` times the driver's height over width, at the
         target's width; never below the portrait's own opening.
         """
-        if self.width_scale >= 1.0:
+        if self.width_scale >= 1.0 or want <= src_gap:  # the cap is never below the portrait's own
             return want
         a, b = topo.MOUTH_CORNERS_INNER
         drv_w = float(np.linalg.norm(driver[a, :2] - driver[b, :2]))
@@ -515,9 +516,9 @@ class Retargeter:
         # neighbouring points at uneven heights, and the lip's edge zigzagged.
         ratio = (_band_lengths(driver, cols).sum(axis=0) + soft) / self._ref_bands
         ratio = np.clip(1.0 + self.config.mouth_gain * (ratio - 1.0), *_BAND_RATIO)
-        for column, steps in zip(_LAID_OUT, self._src_steps):
+        for column, steps, sizes in zip(_LAID_OUT, self._src_steps, self._src_sizes):
             scaled = steps * ratio[: len(steps)]
-            reach = np.cumsum(np.abs(scaled))
+            reach = np.cumsum(sizes * ratio[: len(steps)])
             if reach[-1] <= 1e-6:  # a column whose points all coincide
                 continue
             start = target[column[0], :2]
