@@ -465,17 +465,10 @@ class Renderer:
         flow, which fades out toward the mouth's opening anyway (no seam seen
         at 4×).
         """
-        tri = self.mesh.triangles[self._lip_tris]
-        used = np.unique(tri)
-        h, w = out.shape[:2]
-        x0, y0 = np.floor(verts[used, :2].min(axis=0)).astype(int) - 1
-        x1, y1 = np.ceil(verts[used, :2].max(axis=0)).astype(int) + 2
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        boxed = _boxed(verts, self.mesh.triangles[self._lip_tris], out.shape, before=1)
+        if boxed is None:
             return
-        local = verts.copy()
-        local[:, 0] -= x0
-        local[:, 1] -= y0
+        (x0, y0, x1, y1), local = boxed
         # Every face triangle competes for depth (a nose over the mouth stays
         # in front); only the lip line's pixels are written.
         map_x, map_y, tid = rasterize_maps(local, source[:, :2], self._face_tris, self._face_bias, (x1 - x0, y1 - y0))
@@ -489,16 +482,10 @@ class Renderer:
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
         tri = self.mesh.triangles[mouth_tris]
-        used = np.unique(tri)
-        h, w = out.shape[:2]
-        x0, y0 = np.floor(verts[used, :2].min(axis=0)).astype(int) - 2
-        x1, y1 = np.ceil(verts[used, :2].max(axis=0)).astype(int) + 2
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        boxed = _boxed(verts, tri, out.shape, before=2)
+        if boxed is None:
             return
-        local = verts.copy()
-        local[:, 0] -= x0
-        local[:, 1] -= y0
+        (x0, y0, x1, y1), local = boxed
         # Rasterise the mouth strip alone, at full resolution, in its box.
         _, _, tid, bary = rasterize(local, self.mesh.vertices, tri, np.zeros(len(tri), np.float32), (x1 - x0, y1 - y0))
         inside = tid >= 0
@@ -540,6 +527,25 @@ class Renderer:
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
         region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
+
+
+def _boxed(
+    verts: NDArray[np.float64], tri: NDArray[np.int32], shape: tuple[int, ...], before: int
+) -> tuple[tuple[int, int, int, int], NDArray[np.float64]] | None:
+    """The pixel box (x0, y0, x1, y1) around triangles ``tri`` of ``verts``, grown
+    by ``before`` pixels up and left and 2 down and right and clipped to an image
+    of ``shape``, and the vertices shifted into it; None when under 2 px a side."""
+    used = np.unique(tri)
+    h, w = shape[:2]
+    x0, y0 = np.floor(verts[used, :2].min(axis=0)).astype(int) - before
+    x1, y1 = np.ceil(verts[used, :2].max(axis=0)).astype(int) + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    local = verts.copy()
+    local[:, 0] -= x0
+    local[:, 1] -= y0
+    return (int(x0), int(y0), int(x1), int(y1)), local
 
 
 def _union(a: tuple[slice, slice] | None, b: tuple[slice, slice]) -> tuple[slice, slice]:
