@@ -418,14 +418,14 @@ class Retargeter:
         if abs(now - want) > 0.004:
             self._set_mouth_gap(target, want * self.iod_source)
         self._scale_mouth_width(target)
-        want = self._round_opening(target, driver, want, src_gap)
+        want = self._round_opening(target, driver, drv_gap, want, src_gap)
         self._lay_out_lower_lip(target, driver)
         if want < 0.02:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
 
     def _round_opening(
-        self, target: NDArray[np.float64], driver: NDArray[np.float64], want: float, src_gap: float
+        self, target: NDArray[np.float64], driver: NDArray[np.float64], drv_gap: float, want: float, src_gap: float
     ) -> float:
         """Hold the mouth's opening to the driver's shape, in place; returns the
         opening (over eye distance) it leaves.
@@ -444,7 +444,7 @@ class Retargeter:
         drv_w = float(np.linalg.norm(driver[a, :2] - driver[b, :2]))
         if drv_w < 1e-6:
             return want
-        aspect = mouth_opening(driver) * eye_distance(driver) / drv_w
+        aspect = drv_gap * eye_distance(driver) / drv_w  # drv_gap: mouth_opening(driver)
         tgt_w = float(np.linalg.norm(target[a, :2] - target[b, :2])) / self.iod_source
         cap = max(src_gap, _ASPECT_SLACK * aspect * tgt_w)
         if want <= cap:
