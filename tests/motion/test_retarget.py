@@ -195,6 +195,19 @@ def test_a_shouting_portrait_closes_its_mouth_with_the_jaw_not_the_upper_lip(ast
     assert chin_rise > 0.1
 
 
+@pytest.mark.parametrize("gain", [0.0, 0.5, 1.0, 2.0])
+def test_the_mouth_gain_runs_from_a_shouting_portraits_own_gape_to_twice_the_drivers(astronaut_landmarks, gain):
+    """Gain 0 keeps the portrait's mouth: a shouting one stays open (it had shut)."""
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))
+    talking = apply_controls(lm, Controls(jaw=0.1 - mouth_opening(lm) / 0.32))
+    driver_ref = apply_controls(lm, Controls(jaw=1.0))
+    opening = mouth_opening(_settle(Retargeter(shout, driver_ref, RetargetConfig(mouth_gain=gain)), talking).landmarks)
+    own, drv = mouth_opening(shout), mouth_opening(talking)
+    want = own + gain * (drv - own) if gain <= 1 else gain * drv
+    assert opening == pytest.approx(want, abs=0.03)
+
+
 def test_the_head_follows_a_nod_within_a_frame(astronaut_landmarks):
     """A slow small nod (pitch swinging +-2 degrees at 0.5 Hz, as talking heads
     do) comes through with at most a frame of lag: pose smoothing must not delay

@@ -411,9 +411,13 @@ class Retargeter:
         # A portrait caught with its mouth open (a shout, a laugh) is an
         # expression, not a rest pose: the driver's own opening, as it is, says
         # how far the mouth is open, so the mouth talks and closes as the driver's
-        # does instead of staying a fraction of the portrait's gape.
+        # does instead of staying a fraction of the portrait's gape. The gain
+        # goes from the portrait's gape (0) through the driver's opening (1) to
+        # twice it (2); ``gain * drv_gap`` alone had shut a shouting portrait's
+        # mouth at gain 0, which is to keep the portrait's mouth as it is.
         w = float(np.clip((src_gap - _OPEN_REST) / _OPEN_FULL, 0.0, 1.0))
-        want = (1.0 - w) * want + w * gain * drv_gap
+        own = src_gap + gain * (drv_gap - src_gap) if gain <= 1.0 else gain * drv_gap
+        want = (1.0 - w) * want + w * own
         now = mouth_opening(target)
         if abs(now - want) > 0.004:
             self._set_mouth_gap(target, want * self.iod_source)
