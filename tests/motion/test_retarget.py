@@ -208,6 +208,18 @@ def test_the_mouth_gain_runs_from_a_shouting_portraits_own_gape_to_twice_the_dri
     assert opening == pytest.approx(want, abs=0.03)
 
 
+def test_a_shouting_portrait_closes_without_folding_its_upper_lip(astronaut_landmarks):
+    """photo_woman_surprised_01's thin upper lip folded over its middle as she
+    closed: its edges moved and its two inner rings stayed."""
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    target = _settle(Retargeter(shout, apply_controls(lm, Controls(jaw=1.0))), closed).landmarks
+    assert mouth_opening(target) < 0.02
+    for column in topo.UPPER_LIP_COLUMNS:  # inner lip, two rings, outer lip: still in order
+        assert (np.diff(_along_column(target, column)) > 0).all(), column
+
+
 def test_the_head_follows_a_nod_within_a_frame(astronaut_landmarks):
     """A slow small nod (pitch swinging +-2 degrees at 0.5 Hz, as talking heads
     do) comes through with at most a frame of lag: pose smoothing must not delay

@@ -47,6 +47,11 @@ INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317
                    (311, 402), (310, 318), (415, 324))  # fmt: skip
 OUTER_LIP_PAIRS = ((185, 146), (40, 91), (39, 181), (37, 84), (0, 17), (267, 314),
                    (269, 405), (270, 321), (409, 375))  # fmt: skip
+# The upper lip, one column per lip pair (image-left to right), inner lip up to
+# the outer: the inner lip, the two rings inside the lip, the outer lip.
+UPPER_LIP_COLUMNS = ((191, 183, 184, 185), (80, 42, 74, 40), (81, 41, 73, 39),
+                     (82, 38, 72, 37), (13, 12, 11, 0), (312, 268, 302, 267),
+                     (311, 271, 303, 269), (310, 272, 304, 270), (415, 407, 408, 409))  # fmt: skip
 # The lower lip and the skin under it, one column per lip pair (image-left to
 # right), top down to the jaw's outline: the inner lip, the two rings inside the
 # lip, the outer lip, the ring under the lip, the chin ring, two more rings and

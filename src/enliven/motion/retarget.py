@@ -145,6 +145,7 @@ _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut 
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
 _LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
+_UPPER_COLUMNS = np.asarray(topo.UPPER_LIP_COLUMNS, np.intp)
 _BAND_SOFT = 0.02  # eye distances added to both band lengths of a ratio: thin bands change little
 _BAND_RATIO = (0.5, 2.5)  # a band of the lower lip grows or shrinks at most this much
 _WIDTH_SCALE = (0.4, 1.0)  # portrait mouth width over the driver's: the lips' sideways moves scale by it
@@ -470,11 +471,14 @@ class Retargeter:
         closing = (upper - lower) * (1.0 - k)  # per pair, how far the lips come together
         shift_upper = -_UPPER_SHARE * closing
         shift_lower = (1.0 - _UPPER_SHARE) * closing
+        # The whole upper lip moves, its two inner rings too, and not with the
+        # jaw: moving only its edges folded a thin lip over its middle
+        # (photo_woman_surprised_01, closing, had 15-31 folded triangles round
+        # the mouth in every frame).
+        upper_lip = target[_UPPER_COLUMNS] + shift_upper[:, None, :]
         target += self._jaw[:, None] * shift_lower.mean(axis=0)
-        target[idx_in[:, 0]] = upper + shift_upper
+        target[_UPPER_COLUMNS] = upper_lip
         target[idx_in[:, 1]] = lower + shift_lower
-        idx_out = np.asarray(topo.OUTER_LIP_PAIRS)
-        target[idx_out[:, 0]] += shift_upper
 
     def _scale_mouth_width(self, target: NDArray[np.float64]) -> None:
         """Scale the lips' sideways moves by the portrait's mouth width over the
