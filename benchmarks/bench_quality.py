@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, clips: list[str], self_clips: list[str]) -> int:
     import logging
 
-    from quality_metrics import Identity
+    from quality_metrics import Identity, open_shut_distances
     from quality_report import report, write_markdown
 
     from enliven.face.mediapipe import MediaPipeTracker
@@ -576,8 +576,13 @@ def run(args: argparse.Namespace, clips: list[str], self_clips: list[str]) -> in
         cross_rows = (
             cross_reenactment(ctx, args.portraits, clips) if args.part != "self" else []
         )
+    open_shut = [
+        d
+        for driver in ctx.drivers.values()
+        for d in open_shut_distances(driver.descriptors, driver.landmarks)
+    ]
     lines = header(args, ctx, time.perf_counter() - started)
-    lines += report(self_rows, cross_rows, ctx.notes)
+    lines += report(self_rows, cross_rows, ctx.notes, open_shut)
     text = "\n".join(lines)
     print(text)
     if args.markdown is not None:

@@ -396,3 +396,34 @@ class Identity:
 def identity_distance(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     """Euclidean distance of two descriptors (dlib: same person below about 0.6)."""
     return float(np.linalg.norm(a - b))
+
+
+# Mouth openings (inner-lip gap / IOD) read as wide open and as shut, and the
+# largest head turn between two frames compared, for open_shut_distances.
+WIDE_OPEN, SHUT, SAME_POSE_DEG = 0.30, 0.05, 10.0
+
+
+def open_shut_distances(
+    descriptors: dict[int, NDArray[np.float64]], seq: NDArray[np.float64]
+) -> list[float]:
+    """One real person's identity distance between a wide-open mouth and a shut one.
+
+    Every pair of frames of ``descriptors`` (frame index -> dlib descriptor;
+    ``seq`` the clip's landmark sequence) with the mouth at least ``WIDE_OPEN``
+    open in one and at most ``SHUT`` in the other, and the head turned at most
+    ``SAME_POSE_DEG`` between them. A portrait caught with its mouth wide open
+    (a shout) and animated to talk and close is that far from itself when
+    rendered faithfully: a yardstick for its identity distance.
+    """
+    from enliven.motion.pose import rotation_angle_deg
+
+    frames = [k for k in sorted(descriptors) if k < len(seq) and not np.isnan(seq[k, 0, 0])]
+    opening = {k: measures.mouth_opening(seq[k]) for k in frames}
+    wide = [k for k in frames if opening[k] >= WIDE_OPEN]
+    shut = [k for k in frames if opening[k] <= SHUT]
+    return [
+        identity_distance(descriptors[a], descriptors[b])
+        for a in wide
+        for b in shut
+        if rotation_angle_deg(fit_stable(seq[a], seq[b]).rotation) <= SAME_POSE_DEG
+    ]

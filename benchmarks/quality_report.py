@@ -388,11 +388,15 @@ def cross_detail(rows: list[CrossRow]) -> list[str]:
 # --------------------------------------------------------------------- targets
 
 
-def targets(self_rows: list[SelfRow], cross_rows: list[CrossRow]) -> list[str]:
+def targets(
+    self_rows: list[SelfRow],
+    cross_rows: list[CrossRow],
+    open_shut: list[float] | None = None,
+) -> list[str]:
     """The acceptance targets, each with what this run measured and ✓/✗."""
     checks: list[tuple[str, str, str, bool | None]] = []
     if cross_rows:
-        checks += motion_checks(cross_rows)
+        checks += motion_checks(cross_rows, open_shut)
     if self_rows:
         checks.append(self_check(self_rows))
     if not checks:
@@ -408,7 +412,9 @@ def targets(self_rows: list[SelfRow], cross_rows: list[CrossRow]) -> list[str]:
     ]
 
 
-def motion_checks(rows: list[CrossRow]) -> list[tuple[str, str, str, bool | None]]:
+def motion_checks(
+    rows: list[CrossRow], open_shut: list[float] | None = None
+) -> list[tuple[str, str, str, bool | None]]:
     summary = cross_summary(rows)
     e = summary["enliven"]
     mine = [r for r in rows if r.method == "enliven"]
@@ -453,7 +459,7 @@ def motion_checks(rows: list[CrossRow]) -> list[tuple[str, str, str, bool | None
             e["jitter"] <= 1.2,
         )
     )
-    checks += identity_checks(mine)
+    checks += identity_checks(mine, open_shut)
     checks.append(flicker_check(mine))
     checks.append(
         beats_check(
@@ -466,7 +472,13 @@ def motion_checks(rows: list[CrossRow]) -> list[tuple[str, str, str, bool | None
     return checks
 
 
-def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | None]]:
+def identity_checks(
+    mine: list[CrossRow], open_shut: list[float] | None = None
+) -> list[tuple[str, str, str, bool | None]]:
+    """Identity targets, and beside them how far dlib's distance moves for real
+    people: the driver against its own reference frame at the same frames, and
+    (``open_shut``: :func:`quality_metrics.open_shut_distances` over the
+    driving clips) one person with the mouth wide open against shut."""
     ids = {
         p: [d for r in mine if r.portrait == p for d in r.identity]
         for p in sorted({r.portrait for r in mine})
@@ -507,6 +519,19 @@ def identity_checks(mine: list[CrossRow]) -> list[tuple[str, str, str, bool | No
                 f"mean {np.mean(floor):.3f}, "
                 f"{sum(1 for d in floor if d > 0.6)} of {len(floor)} > 0.6 "
                 f"(max {max(floor):.3f})",
+                None,
+            )
+        )
+    if open_shut:
+        checks.append(
+            (
+                "for scale: one person, mouth wide open (≥ 0.30) against shut "
+                "(≤ 0.05) at the same pose (≤ 10°), frame pairs of the driving "
+                "clips (what closing a shouting portrait costs when faithful)",
+                "—",
+                f"mean {np.mean(open_shut):.3f}, "
+                f"{sum(1 for d in open_shut if d > 0.6)} of {len(open_shut)} > 0.6 "
+                f"(max {max(open_shut):.3f})",
                 None,
             )
         )
@@ -619,11 +644,14 @@ def self_check(rows: list[SelfRow]) -> tuple[str, str, str, bool | None]:
 
 
 def report(
-    self_rows: list[SelfRow], cross_rows: list[CrossRow], notes: list[str]
+    self_rows: list[SelfRow],
+    cross_rows: list[CrossRow],
+    notes: list[str],
+    open_shut: list[float] | None = None,
 ) -> list[str]:
     """All tables: targets, summaries, per-clip detail, notes."""
     lines = (
-        targets(self_rows, cross_rows)
+        targets(self_rows, cross_rows, open_shut)
         + self_tables(self_rows)
         + cross_tables(cross_rows)
     )

@@ -70,3 +70,34 @@ def test_identity_checks_without_the_drivers_distances_say_only_what_was_measure
     checks = identity_checks([_cross_row([0.30, 0.62], [])])
     assert len(checks) == 2
     assert checks[1][2] == "1 of 2 (max 0.620)"
+
+
+def test_identity_checks_show_the_open_shut_yardstick_for_scale_only():
+    from quality_report import identity_checks
+
+    rows = [_cross_row([0.30, 0.62], [])]
+    assert len(identity_checks(rows, [])) == 2  # none measured: no row
+    what, _, got, ok = identity_checks(rows, [0.40, 0.62, 0.44])[-1]
+    assert "wide open" in what and ok is None
+    assert got == "mean 0.487, 1 of 3 > 0.6 (max 0.620)"
+
+
+def test_open_shut_distances_pair_a_wide_open_mouth_with_shut_ones_at_the_same_pose(astronaut_landmarks):
+    from quality_metrics import open_shut_distances
+
+    from enliven.motion.controls import Controls, apply_controls
+    from enliven.motion.measures import mouth_opening
+    from enliven.motion.pose import STABLE_INDEX, rotation_from_euler
+
+    lm = np.asarray(astronaut_landmarks, np.float64)
+    shut = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    wide = apply_controls(lm, Controls(jaw=1.2))
+    assert mouth_opening(shut) < 0.05 < 0.3 < mouth_opening(wide)
+    centre = shut[STABLE_INDEX].mean(axis=0)
+    turned = (shut - centre) @ rotation_from_euler(25.0, 0.0, 0.0).T + centre
+    lost = np.full_like(lm, np.nan)
+    seq = np.stack([wide, shut, turned, lm, lost])
+    desc = {k: np.full(128, float(k)) for k in range(5)}
+    del desc[3]  # not sampled
+    # Only (wide, shut): the turned one is another pose, the lost one has no face.
+    assert open_shut_distances(desc, seq) == [np.linalg.norm(desc[0] - desc[1])]
