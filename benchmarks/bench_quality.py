@@ -74,6 +74,7 @@ PAIRED = {"selfreenact_man_beard_01": "photo_man_beard_01.jpg"}
 # edges measured at x = 128, y = 447, grown by 4 px.
 INSETS = {"selfreenact_man_beard_01": (0, 443, 132, 512)}
 IDENTITY_STRIDE = 10  # every 10th output frame gets a dlib descriptor
+OPEN_SHUT_STRIDE = 5  # driver frames searched for wide-open and shut mouths (80 ms a descriptor)
 SHEET_COLUMNS = 6
 TONGUE_CLIP = "tongue_01"
 
@@ -101,6 +102,8 @@ class Driver:
     thumbs: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
     # dlib descriptors of the sampled frames (every IDENTITY_STRIDE-th) with a face
     descriptors: dict[int, NDArray[np.float64]] = field(default_factory=dict)
+    # ... and of every OPEN_SHUT_STRIDE-th frame with the mouth wide open or shut
+    mouth_descriptors: dict[int, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -182,8 +185,11 @@ def track_file(
 
 def driver_of(ctx: Context, name: str) -> Driver:
     """The tracked driving clip (cached), with face close-ups of sampled frames."""
+    from quality_metrics import SHUT, WIDE_OPEN
+
     from enliven.io.sheet import sample_indices
     from enliven.io.video import read_frames
+    from enliven.motion.measures import mouth_opening
 
     path = ctx.media / "driving" / f"{name}.mp4"
     fps, end_s = clip_window(path, ctx.max_seconds)
@@ -193,8 +199,13 @@ def driver_of(ctx: Context, name: str) -> Driver:
     driver = Driver(name, path, fps, end_s)
 
     def each(index: int, rgb: NDArray[np.uint8], lm: NDArray[np.float32] | None) -> None:
-        if ctx.identity is not None and lm is not None and index % IDENTITY_STRIDE == 0:
+        if ctx.identity is None or lm is None:
+            return
+        if index % IDENTITY_STRIDE == 0:
             driver.descriptors[index] = ctx.identity.descriptor(rgb, lm)
+        if index % OPEN_SHUT_STRIDE == 0 and not SHUT < mouth_opening(lm) < WIDE_OPEN:
+            known = driver.descriptors.get(index)
+            driver.mouth_descriptors[index] = known if known is not None else ctx.identity.descriptor(rgb, lm)
 
     driver.landmarks = track_file(path, ctx.tracker, each, end_s=end_s, fps=fps)
     wanted = set(sample_indices(driver.frames, SHEET_COLUMNS))
@@ -579,7 +590,7 @@ def run(args: argparse.Namespace, clips: list[str], self_clips: list[str]) -> in
     open_shut = [
         d
         for driver in ctx.drivers.values()
-        for d in open_shut_distances(driver.descriptors, driver.landmarks)
+        for d in open_shut_distances(driver.mouth_descriptors, driver.landmarks)
     ]
     lines = header(args, ctx, time.perf_counter() - started)
     lines += report(self_rows, cross_rows, ctx.notes, open_shut)
