@@ -131,9 +131,36 @@ def test_a_closing_mouth_shows_each_half_of_the_interior_unsquashed(astronaut_la
     # Each half reaches into the portrait's interior only as far as it is drawn.
     np.testing.assert_allclose(reach_up[narrower], tgt_half[narrower], atol=0.5)
     np.testing.assert_allclose(reach_low[narrower], tgt_half[narrower], atol=0.5)
-    # Opening wider than the portrait: both halves meet in its middle (a stretch).
-    wide = mesh.source_vertices(mesh.target_vertices(_target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)))
+    # Opening wider than the portrait: both halves reach its middle, at their
+    # own scale, and a band opens between them for the new interior.
+    target = _target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)
+    verts = mesh.target_vertices(target)
+    wide = mesh.source_vertices(verts, target.head.scale)
     np.testing.assert_allclose(wide[mesh.mid_up], wide[mesh.mid_low], atol=1e-6)
+    wider = np.linalg.norm(verts[pairs[:, 1], :2] - verts[pairs[:, 0], :2], axis=1) > 2 * src_half * target.head.scale + 2
+    assert wider.sum() >= 5
+    upper_band = np.linalg.norm(verts[mesh.mid_up, :2] - verts[pairs[:, 0], :2], axis=1)
+    lower_band = np.linalg.norm(verts[pairs[:, 1], :2] - verts[mesh.mid_low, :2], axis=1)
+    np.testing.assert_allclose(upper_band[wider], src_half[wider] * target.head.scale, atol=0.5)
+    np.testing.assert_allclose(lower_band[wider], src_half[wider] * target.head.scale, atol=0.5)
+
+
+def test_a_smiles_teeth_keep_their_size_as_the_mouth_opens_wider(astronaut, astronaut_landmarks):
+    """The astronaut smiles with her teeth: opened wider (tongue_01, pout_kiss_01)
+    the whole strip stretched over the opening and her teeth became tall grey
+    bars. Now the rows under her upper lip are her own teeth, as they are."""
+    lm = astronaut_landmarks
+    r = Renderer(astronaut, lm, RenderConfig(work_size=0, background=False))
+    target = _target(lm, apply_controls(lm, Controls(jaw=1.0)))
+    assert mouth_opening(target.landmarks) > 2.5 * mouth_opening(lm)
+    out = r.render(target).astype(float)
+    diffs = []
+    for upper, lower in topo.INNER_LIP_PAIRS[3:6]:  # the middle of the mouth
+        x, y = int(round(lm[upper, 0])), int(np.ceil(lm[upper, 1]))
+        assert abs(target.landmarks[upper, 1] - lm[upper, 1]) < 0.5  # the upper lip stays: the jaw opens
+        teeth = int((lm[lower, 1] - lm[upper, 1]) / 2)  # her upper teeth: the upper half of her opening
+        diffs.append(np.abs(out[y : y + teeth, x - 2 : x + 3] - astronaut[y : y + teeth, x - 2 : x + 3]).mean())
+    assert max(diffs) < 6.0, diffs  # stretched: 18.6-18.8 levels
 
 
 @pytest.mark.parametrize("work_size", [384, 160])

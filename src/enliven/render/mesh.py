@@ -53,8 +53,10 @@ class ExtendedMesh:
     follow : (V,) float64, how much a vertex follows the head (landmarks: 1).
     anchor : (V,) int32, for ring vertices the oval landmark they hang from
         (the landmark itself for landmarks, -1 for the frame).
-    mid_up, mid_low : the vertices of the mouth strip's middle line (two
-        copies, one for each half: see :meth:`source_vertices`).
+    mid_up, mid_low : the vertices of the mouth strip's middle rows, one for
+        each half: together where the mouth opens no wider than the portrait's,
+        apart beyond it, with the new interior's band between them (see
+        :meth:`source_vertices`).
     crown_weight : how much of ``TargetShape.crown`` each vertex takes: ring
         vertices above the oval's centre, by how far up they point and how much
         they follow the head; 0 elsewhere.
@@ -67,7 +69,7 @@ class ExtendedMesh:
     follow: NDArray[np.float64]
     anchor: NDArray[np.int32]
     mid_up: NDArray[np.intp]  # the mouth's middle line, upper half's vertices
-    mid_low: NDArray[np.intp]  # the same line, lower half's vertices
+    mid_low: NDArray[np.intp]  # the same line, lower half's vertices (below mid_up where the mouth opens wider than the portrait's)
     crown_weight: NDArray[np.float64]  # (V,) share of a measured crown move a vertex takes
 
     @property
@@ -90,10 +92,45 @@ class ExtendedMesh:
         out[rings] = src + w * (moved - src)
         if target.crown is not None:
             out[rings, :2] += self.crown_weight[rings, None] * np.asarray(target.crown)[None, :2]
-        upper, lower = _INNER_PAIRS[:, 0], _INNER_PAIRS[:, 1]
-        mid = (target.landmarks[upper] + target.landmarks[lower]) / 2.0
-        out[self.mid_up] = mid
-        out[self.mid_low] = mid
+        upper, lower = target.landmarks[_INNER_PAIRS[:, 0]], target.landmarks[_INNER_PAIRS[:, 1]]
+        f_up, f_low = self._mouth_rows(upper, lower, target.head.scale)
+        out[self.mid_up] = upper + (lower - upper) * f_up[:, None]
+        out[self.mid_low] = upper + (lower - upper) * f_low[:, None]
+        return out
+
+    def _mouth_rows(
+        self, upper: NDArray[np.float64], lower: NDArray[np.float64], scale: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Where the mouth strip's two middle rows sit, per lip pair, as shares of
+        the way from the upper inner lip to the lower one.
+
+        Up to the portrait's own opening both sit halfway (see
+        :meth:`source_vertices`). Wider, each lip keeps its own half of the
+        portrait's interior at its own scale (the teeth a smile shows stay the
+        size they are, the upper ones with the upper lip, the lower ones with
+        the jaw) and a middle band between the rows opens for the new
+        interior: stretched over the whole opening, a smile's teeth had
+        become tall grey bars.
+        """
+        src = self.vertices
+        half_src = np.linalg.norm(src[_INNER_PAIRS[:, 1], :2] - src[_INNER_PAIRS[:, 0], :2], axis=1) / 2.0
+        gap_tgt = np.linalg.norm(lower[:, :2] - upper[:, :2], axis=1)
+        f = np.minimum(0.5, half_src * scale / np.maximum(gap_tgt, 1e-9))
+        return f, 1.0 - f
+
+    def mouth_shares(self, target_vertices: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(V,) for the mouth strip's vertices, their share of the way from the
+        upper inner lip (0) to the lower one (1), in this frame; 0 elsewhere but
+        1 on the lower inner lip and 0.5 at the inner corners."""
+        tv = np.asarray(target_vertices, np.float64)
+        upper, lower = tv[_INNER_PAIRS[:, 0]], tv[_INNER_PAIRS[:, 1]]
+        gap = np.linalg.norm(lower[:, :2] - upper[:, :2], axis=1)
+        out = np.zeros(len(tv))
+        out[_INNER_PAIRS[:, 1]] = 1.0
+        out[list(topo.MOUTH_CORNERS_INNER)] = 0.5
+        for rows in (self.mid_up, self.mid_low):
+            share = np.linalg.norm(tv[rows, :2] - upper[:, :2], axis=1) / np.maximum(gap, 1e-9)
+            out[rows] = np.where(gap > 1e-9, np.clip(share, 0.0, 1.0), 0.5)
         return out
 
     def source_vertices(self, target_vertices: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
@@ -103,8 +140,10 @@ class ExtendedMesh:
         less open than the portrait's, each half samples the portrait's interior
         at its own scale next to its own lip (upper teeth stay with the upper
         lip, the tongue and lower teeth with the jaw) and the middle is hidden,
-        instead of squashing the whole interior. Where it opens wider, both
-        halves meet in the portrait's middle and stretch, as one strip would.
+        instead of squashing the whole interior. Where it opens wider, each
+        half shows its lip's half of the portrait's interior at its own scale
+        and the band between them (:meth:`_mouth_rows`) samples the portrait's
+        middle line; the renderer draws the new interior there.
         ``scale`` is the head's scale (target pixels per portrait pixel).
         """
         src = self.vertices
@@ -120,15 +159,18 @@ class ExtendedMesh:
         out[self.mid_low, :2] = lower - unit * reach[:, None]
         return out
 
-    def extend(self, landmarks: NDArray[np.floating]) -> NDArray[np.float64]:
+    def extend(self, landmarks: NDArray[np.floating], shares: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         """(V, 2) positions of the landmark-defined vertices for other landmarks
-        (e.g. the driver's): the landmarks and the mouth's middle line; 0 elsewhere."""
+        (e.g. the driver's): the landmarks and the mouth strip's middle rows, at
+        ``shares`` (:meth:`mouth_shares` of a frame: the driver's opening then
+        maps onto the frame's strip evenly) or halfway; 0 elsewhere."""
         lm = np.asarray(landmarks, np.float64)[:, :2]
         out = np.zeros((self.n_vertices, 2))
         out[: len(lm)] = lm
-        mid = (lm[_INNER_PAIRS[:, 0]] + lm[_INNER_PAIRS[:, 1]]) / 2.0
-        out[self.mid_up] = mid
-        out[self.mid_low] = mid
+        upper, lower = lm[_INNER_PAIRS[:, 0]], lm[_INNER_PAIRS[:, 1]]
+        for rows in (self.mid_up, self.mid_low):
+            share = np.full(len(rows), 0.5) if shares is None else shares[rows]
+            out[rows] = upper + (lower - upper) * share[:, None]
         return out
 
 
@@ -223,6 +265,10 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     lower_half = tuple(zip(mid_low.tolist(), _INNER_PAIRS[:, 1].tolist(), strict=True))
     add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, upper_half), MOUTH)
     add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, lower_half), MOUTH)
+    # Between the halves, the band that opens where the mouth opens wider than
+    # the portrait's (empty until then): the new interior's.
+    middle = tuple(zip(mid_up.tolist(), mid_low.tolist(), strict=True))
+    add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, middle), MOUTH)
     # Strips between the oval and the rings, and the still ring and the frame.
     loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(N_RINGS)]
     loops.append(frame_start + np.arange(n_oval))

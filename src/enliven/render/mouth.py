@@ -40,19 +40,6 @@ def skin_colour(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDAr
     return np.median(patches[lighter], axis=0).astype(np.float32)
 
 
-def lower_weight(
-    bary: NDArray[np.float32], tri_vertices: NDArray[np.int32], middle: NDArray[np.intp] | tuple[int, ...] = ()
-) -> NDArray[np.float32]:
-    """0 at the upper inner lip, 1 at the lower inner lip, for mouth-strip pixels.
-
-    bary : (N, 3) barycentric weights; tri_vertices : (N, 3) their vertex ids;
-    middle : ids of vertices on the strip's middle line (weight 0.5).
-    """
-    lower = np.isin(tri_vertices, [lo for _, lo in topo.INNER_LIP_PAIRS])
-    half = np.isin(tri_vertices, topo.MOUTH_CORNERS_INNER) | np.isin(tri_vertices, middle)
-    return (bary * lower).sum(axis=1) + 0.5 * (bary * half).sum(axis=1)
-
-
 # Both lips' outer and inner contour points, corners left out, paired up.
 _LIP_OUTER = [pair[side] for side in (0, 1) for pair in topo.OUTER_LIP_PAIRS[1:-1]]
 _LIP_INNER = [pair[side] for side in (0, 1) for pair in topo.INNER_LIP_PAIRS[1:-1]]

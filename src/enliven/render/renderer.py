@@ -151,6 +151,9 @@ class Renderer:
         self._face_bias = self.mesh.bias[face_like]
         self._lip_ids = np.flatnonzero(np.isin(face_like, np.flatnonzero(on_lips | (kinds == MOUTH))))
         self._lip_tris = face_like[self._lip_ids]
+        # The mouth strip's middle band: the triangles between its two halves.
+        tris = self.mesh.triangles
+        self._new_band = (np.isin(tris, self.mesh.mid_up).any(axis=1) & np.isin(tris, self.mesh.mid_low).any(axis=1)).astype(np.float32)
         self._jac_key: int | None = None
         # Reused every frame by grid.upsample in draw() (24 MB of full-frame maps
         # at 1080p are not allocated anew each frame); only draw() touches them,
@@ -495,10 +498,13 @@ class Renderer:
         tv = tri[tid[inside]]
         b = bary[inside]
         opening = float(np.linalg.norm(verts[13, :2] - verts[14, :2]))
+        # Each pixel's share of the way from the upper lip to the lower: the
+        # driver's opening is laid over the whole strip evenly by it.
+        shares = self.mesh.mouth_shares(verts)
         colours = None
         obs = target.driver
         if obs is not None and target.driver_rgb is not None:
-            drv = self.mesh.extend(obs.landmarks)
+            drv = self.mesh.extend(obs.landmarks, shares)
             dx = (b * drv[tv, 0]).sum(axis=1).astype(np.float32)
             dy = (b * drv[tv, 1]).sum(axis=1).astype(np.float32)
             sample = cv2.remap(target.driver_rgb, dx.reshape(-1, 1), dy.reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -519,11 +525,17 @@ class Renderer:
                 driver_lips = mouth_layer.lip_colour(target.driver_rgb, obs.landmarks)
                 colours = mouth_layer.match_interior(sample, self.skin, driver_skin, self.lips, driver_lips)
         if colours is None:
-            v = mouth_layer.lower_weight(b, tv, np.concatenate([self.mesh.mid_up, self.mesh.mid_low]))
+            v = (b * shares[tv]).sum(axis=1)
             colours = mouth_layer.stylised_interior(v.astype(np.float32), self.palette, opening)
+        # The new interior covers the band that opens between the strip's two
+        # halves, which keep the portrait's own interior (its teeth) at its own
+        # scale next to each lip; it fades in over a few pixels at both edges.
+        sigma = max(0.8, opening * 0.04)
         mask = inside.astype(np.float32)
-        feather = cv2.GaussianBlur(mask, (0, 0), max(0.8, opening * 0.04)) * mask
-        a = (feather[inside] * float(np.clip(target.mouth_new, 0.0, 1.0)))[:, None]
+        band = np.zeros_like(mask)
+        band[ys, xs] = self._new_band[mouth_tris][tid[inside]]
+        feather = cv2.GaussianBlur(mask, (0, 0), sigma) * cv2.GaussianBlur(band, (0, 0), sigma) * mask
+        a = feather[inside][:, None]
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
         region[ys, xs] = np.clip(current * (1 - a) + colours * a, 0, 255).astype(np.uint8)
