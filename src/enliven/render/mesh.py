@@ -68,8 +68,8 @@ class ExtendedMesh:
     bias: NDArray[np.float32]
     follow: NDArray[np.float64]
     anchor: NDArray[np.int32]
-    mid_up: NDArray[np.intp]  # the mouth's middle line, upper half's vertices
-    mid_low: NDArray[np.intp]  # the same line, lower half's vertices (below mid_up where the mouth opens wider than the portrait's)
+    mid_up: NDArray[np.intp]  # the mouth strip's middle rows: the upper half's ...
+    mid_low: NDArray[np.intp]  # ... and the lower half's (apart where the mouth opens wider than the portrait's)
     crown_weight: NDArray[np.float64]  # (V,) share of a measured crown move a vertex takes
 
     @property
