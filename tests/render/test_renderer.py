@@ -163,6 +163,20 @@ def test_a_smiles_teeth_keep_their_size_as_the_mouth_opens_wider(astronaut, astr
     assert max(diffs) < 6.0, diffs  # stretched: 18.6-18.8 levels
 
 
+def test_no_drawn_teeth_below_a_portraits_own(astronaut, astronaut_landmarks):
+    """With no driver picture (the demo's performance) the drawn interior put
+    its own teeth under the astronaut's: a second, flat cream row."""
+    lm = astronaut_landmarks
+    r = Renderer(astronaut, lm, RenderConfig(work_size=0, background=False))
+    target = _target(lm, apply_controls(lm, Controls(jaw=1.0)))
+    out = r.render(target).astype(float)
+    for upper, lower in topo.INNER_LIP_PAIRS[3:6]:
+        x = int(round(target.landmarks[upper, 0]))
+        teeth = (lm[lower, 1] - lm[upper, 1]) / 2
+        below = int(round(target.landmarks[upper, 1] + teeth + 4))  # just under her upper teeth
+        assert out[below, x - 1 : x + 2].mean() < 90, (upper, out[below, x - 1 : x + 2].mean())
+
+
 @pytest.mark.parametrize("work_size", [384, 160])
 def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astronaut_landmarks, work_size):
     """Upsampled from working resolution, the maps interpolated across the jump

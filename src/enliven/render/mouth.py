@@ -104,21 +104,25 @@ def palette(skin: NDArray[np.float32], lips: NDArray[np.float32]) -> Palette:
     return teeth, cavity, tongue
 
 
-def stylised_interior(v: NDArray[np.float32], colours: Palette, opening_px: float) -> NDArray[np.float32]:
+def stylised_interior(
+    v: NDArray[np.float32], colours: Palette, opening_px: float, teeth: bool = True
+) -> NDArray[np.float32]:
     """Colours (N, 3) of a drawn interior at lower-weights ``v``, in the
     ``palette`` ``colours``.
 
     Upper teeth take the top of the opening (about a fifth of the eye distance
-    high), then a dark cavity, and the tongue shows at the bottom.
+    high), then a dark cavity, and the tongue shows at the bottom. ``teeth``
+    False leaves the teeth out: for a portrait whose own teeth already show
+    above the new interior (drawn ones below them looked like a second row).
     """
     v = v[:, None]
-    teeth, cavity, tongue = colours
-    teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45)
+    teeth_colour, cavity, tongue = colours
+    teeth_share = np.clip(12.0 / max(opening_px, 1.0), 0.12, 0.45) if teeth else -1.0
     t_teeth = np.clip((teeth_share - v) / 0.06, 0.0, 1.0)
     t_tongue = np.clip((v - 0.7) / 0.2, 0.0, 1.0)
     base = cavity * (1 - t_tongue) + tongue * t_tongue
     shade = 0.8 + 0.2 * np.clip(1 - np.abs(v - 0.5) * 2, 0, 1)
-    return teeth * t_teeth + base * (1 - t_teeth) * shade
+    return teeth_colour * t_teeth + base * (1 - t_teeth) * shade
 
 
 _CHROMA_SHARE = 0.5  # of the skins' (teeth) or lips' (the rest) a*, b* difference the interior takes

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from enliven.errors import ConfigError
 from enliven.face import topology as topo
 from enliven.motion.detail import DetailField
-from enliven.motion.measures import eye_distance
+from enliven.motion.measures import eye_distance, mouth_opening
 from enliven.motion.retarget import TargetShape
 from enliven.render import mouth as mouth_layer
 from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
@@ -36,6 +36,10 @@ ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
 # Source pixels between the two halves of the mouth strip above which the lip
 # line is drawn again at full resolution (:meth:`Renderer._redraw_lip_line`).
 LIP_JUMP_PX = 1.0
+# A portrait's lip gap (over eye distance) from which its own interior shows
+# above a drawn one (closed: 0.001-0.005 on the shared portraits; parted lips
+# 0.06-0.09; the astronaut's smile 0.115).
+_OWN_INTERIOR = 0.03
 
 
 MOUTH_STYLES = ("driver", "drawn")
@@ -125,6 +129,9 @@ class Renderer:
         self.skin = mouth_layer.skin_colour(self.portrait, self.landmarks)
         self.lips = mouth_layer.lip_colour(self.portrait, self.landmarks)
         self.palette = mouth_layer.palette(self.skin, self.lips)  # of a drawn interior
+        # Whether the portrait's own opening shows (parted lips, a smile's
+        # teeth): each half of the mouth strip keeps it next to its lip.
+        self._own_interior = mouth_opening(self.landmarks) > _OWN_INTERIOR
         if self.config.background and segmenter is not None:
             raw = segmenter.person_mask(self.portrait)
             oval = self.landmarks[list(topo.FACE_OVAL)]
@@ -526,15 +533,19 @@ class Renderer:
                 colours = mouth_layer.match_interior(sample, self.skin, driver_skin, self.lips, driver_lips)
         if colours is None:
             v = (b * shares[tv]).sum(axis=1)
-            colours = mouth_layer.stylised_interior(v.astype(np.float32), self.palette, opening)
+            colours = mouth_layer.stylised_interior(v.astype(np.float32), self.palette, opening, teeth=not self._own_interior)
         # The new interior covers the band that opens between the strip's two
         # halves, which keep the portrait's own interior (its teeth) at its own
-        # scale next to each lip; it fades in over a few pixels at both edges.
+        # scale next to each lip: none of it over the halves, fading in over a
+        # few pixels away from them (blurred across the edge, it had greyed
+        # the ends of a smile's teeth).
         sigma = max(0.8, opening * 0.04)
         mask = inside.astype(np.float32)
-        band = np.zeros_like(mask)
-        band[ys, xs] = self._new_band[mouth_tris][tid[inside]]
-        feather = cv2.GaussianBlur(mask, (0, 0), sigma) * cv2.GaussianBlur(band, (0, 0), sigma) * mask
+        away = np.ones(mask.shape, np.uint8)
+        own = self._new_band[mouth_tris][tid[inside]] == 0
+        away[ys[own], xs[own]] = 0
+        ramp = np.clip(cv2.distanceTransform(away, cv2.DIST_L2, 3) / (2.0 * sigma), 0.0, 1.0)
+        feather = cv2.GaussianBlur(mask, (0, 0), sigma) * mask * ramp
         a = feather[inside][:, None]
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
