@@ -541,11 +541,12 @@ class Renderer:
         # the ends of a smile's teeth).
         sigma = max(0.8, opening * 0.04)
         mask = inside.astype(np.float32)
-        away = np.ones(mask.shape, np.uint8)
-        own = self._new_band[mouth_tris][tid[inside]] == 0
-        away[ys[own], xs[own]] = 0
-        ramp = np.clip(cv2.distanceTransform(away, cv2.DIST_L2, 3) / (2.0 * sigma), 0.0, 1.0)
-        feather = cv2.GaussianBlur(mask, (0, 0), sigma) * mask * ramp
+        feather = cv2.GaussianBlur(mask, (0, 0), sigma) * mask
+        if self._own_interior:  # a closed mouth's halves are slivers along the lips: no ramp
+            away = np.ones(mask.shape, np.uint8)
+            own = self._new_band[mouth_tris][tid[inside]] == 0
+            away[ys[own], xs[own]] = 0
+            feather *= np.clip(cv2.distanceTransform(away, cv2.DIST_L2, 3) / (2.0 * sigma), 0.0, 1.0)
         a = feather[inside][:, None]
         region = out[y0:y1, x0:x1]
         current = region[ys, xs].astype(np.float32)
