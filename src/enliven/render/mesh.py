@@ -118,19 +118,16 @@ class ExtendedMesh:
         f = np.minimum(0.5, half_src * scale / np.maximum(gap_tgt, 1e-9))
         return f, 1.0 - f
 
-    def mouth_shares(self, target_vertices: NDArray[np.float64]) -> NDArray[np.float64]:
+    def mouth_shares(self, target_vertices: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
         """(V,) for the mouth strip's vertices, their share of the way from the
-        upper inner lip (0) to the lower one (1), in this frame; 0 elsewhere but
-        1 on the lower inner lip and 0.5 at the inner corners."""
+        upper inner lip (0) to the lower one (1), in this frame (``scale``: the
+        head's, as for :meth:`source_vertices`); 0 elsewhere but 1 on the lower
+        inner lip and 0.5 at the inner corners."""
         tv = np.asarray(target_vertices, np.float64)
-        upper, lower = tv[_INNER_PAIRS[:, 0]], tv[_INNER_PAIRS[:, 1]]
-        gap = np.linalg.norm(lower[:, :2] - upper[:, :2], axis=1)
         out = np.zeros(len(tv))
         out[_INNER_PAIRS[:, 1]] = 1.0
         out[list(topo.MOUTH_CORNERS_INNER)] = 0.5
-        for rows in (self.mid_up, self.mid_low):
-            share = np.linalg.norm(tv[rows, :2] - upper[:, :2], axis=1) / np.maximum(gap, 1e-9)
-            out[rows] = np.where(gap > 1e-9, np.clip(share, 0.0, 1.0), 0.5)
+        out[self.mid_up], out[self.mid_low] = self._mouth_rows(tv[_INNER_PAIRS[:, 0]], tv[_INNER_PAIRS[:, 1]], scale)
         return out
 
     def source_vertices(self, target_vertices: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:

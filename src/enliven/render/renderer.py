@@ -507,7 +507,7 @@ class Renderer:
         opening = float(np.linalg.norm(verts[13, :2] - verts[14, :2]))
         # Each pixel's share of the way from the upper lip to the lower: the
         # driver's opening is laid over the whole strip evenly by it.
-        shares = self.mesh.mouth_shares(verts)
+        shares = self.mesh.mouth_shares(verts, target.head.scale)
         colours = None
         obs = target.driver
         if obs is not None and target.driver_rgb is not None:
