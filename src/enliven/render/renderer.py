@@ -158,9 +158,9 @@ class Renderer:
         self._face_bias = self.mesh.bias[face_like]
         self._lip_ids = np.flatnonzero(np.isin(face_like, np.flatnonzero(on_lips | (kinds == MOUTH))))
         self._lip_tris = face_like[self._lip_ids]
-        # The mouth strip's middle band: the triangles between its two halves.
-        tris = self.mesh.triangles
-        self._new_band = (np.isin(tris, self.mesh.mid_up).any(axis=1) & np.isin(tris, self.mesh.mid_low).any(axis=1)).astype(np.float32)
+        # The mouth strip, and which of its triangles are its middle band (between its two halves).
+        self._mouth_tris = self.mesh.triangles[kinds == MOUTH]
+        self._in_band = np.isin(self._mouth_tris, self.mesh.mid_up).any(axis=1) & np.isin(self._mouth_tris, self.mesh.mid_low).any(axis=1)
         self._jac_key: int | None = None
         # Reused every frame by grid.upsample in draw() (24 MB of full-frame maps
         # at 1080p are not allocated anew each frame); only draw() touches them,
@@ -490,8 +490,7 @@ class Renderer:
         region[keep] = sample[keep]
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
-        mouth_tris = np.flatnonzero(self.mesh.kinds == MOUTH)
-        tri = self.mesh.triangles[mouth_tris]
+        tri = self._mouth_tris
         boxed = _boxed(verts, tri, out.shape, before=2)
         if boxed is None:
             return
@@ -544,7 +543,7 @@ class Renderer:
         feather = cv2.GaussianBlur(mask, (0, 0), sigma) * mask
         if self._own_interior:  # a closed mouth's halves are slivers along the lips: no ramp
             away = np.ones(mask.shape, np.uint8)
-            own = self._new_band[mouth_tris][tid[inside]] == 0
+            own = ~self._in_band[tid[inside]]
             away[ys[own], xs[own]] = 0
             feather *= np.clip(cv2.distanceTransform(away, cv2.DIST_L2, 3) / (2.0 * sigma), 0.0, 1.0)
         a = feather[inside][:, None]
