@@ -207,6 +207,7 @@ def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astrona
 
 
 def test_the_interior_is_matched_in_lab_keeping_teeth_near_neutral():
+    from enliven.render.mouth import _lab as mouth_lab
     from enliven.render.mouth import match_interior
 
     warm_driver, pale_portrait = np.array([200, 150, 110], np.float32), np.array([235, 205, 195], np.float32)
@@ -214,11 +215,37 @@ def test_the_interior_is_matched_in_lab_keeping_teeth_near_neutral():
     cavity = np.array([[40, 20, 20]], np.float32)
     out_teeth = match_interior(teeth, pale_portrait, warm_driver)[0]
     out_cavity = match_interior(cavity, pale_portrait, warm_driver)[0]
-    # The old per-channel gain (portrait / driver skin) made such teeth orange.
-    gained = teeth[0] * np.clip(pale_portrait / warm_driver, 0.6, 1.6)
-    assert out_teeth.max() - out_teeth.min() < gained.max() - gained.min()
+    # The old per-channel gain (portrait / driver skin) made such teeth orange:
+    # in Lab they lose part of the warm cast instead.
+    lab_in, lab_out = mouth_lab(teeth)[0], mouth_lab(out_teeth[None])[0]
+    assert np.hypot(*lab_out[1:]) < np.hypot(*lab_in[1:]) - 4
     assert out_teeth.min() > 170  # still light
     assert out_cavity.max() < 80 and out_cavity[2] <= out_cavity[0] + 5  # dark, not blue
+
+
+def test_a_dark_skinned_drivers_teeth_on_a_pale_portrait_keep_their_shading_and_hue():
+    """The skins' lightness ratio (89 against 58) is mostly pigment: at the full
+    ratio teeth went to L* 100 (shading gone), and moved by the skins' a*, b*
+    difference they turned green."""
+    import cv2
+
+    from enliven.render.mouth import match_interior
+
+    def rgb(lab):
+        lab = np.asarray(lab, np.float32).reshape(-1, 1, 3)
+        return (cv2.cvtColor(lab, cv2.COLOR_Lab2RGB).reshape(-1, 3) * 255).astype(np.float32)
+
+    def lab(rgb):
+        return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+    driver_skin, pale_skin = rgb([58, 28, 30])[0], rgb([88.6, 6, 4])[0]
+    teeth = rgb([[62, 3, 22], [70, 3, 22], [78, 3, 22], [86, 3, 22]])  # warm-lit, shaded to bright
+    out = lab(match_interior(teeth, pale_skin, driver_skin))
+    light = out[:, 0]
+    assert np.all(np.diff(light) > 0.6 * 8), light  # the shading kept (steps of 8 L* in)
+    assert light[0] > 62 and light[-1] < 95, light  # lighter, not blown out
+    assert np.all(out[:, 1] > -2), out  # not green
+    assert np.all(out[:, 2] < 22), out  # less yellow than the warm light made them
 
 
 def _brute_force(target, source, triangles, size_wh):

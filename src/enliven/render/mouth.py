@@ -125,8 +125,28 @@ def stylised_interior(
     return teeth_colour * t_teeth + base * (1 - t_teeth) * shade
 
 
-_CHROMA_SHARE = 0.5  # of the skins' (teeth) or lips' (the rest) a*, b* difference the interior takes
+_CHROMA_SHARE = 0.5  # of the lips' a*, b* difference the tongue, gums and cavity take
 _LIGHT_RANGE = (0.7, 1.4)  # the interior's lightness gain is clamped to this
+# The teeth take this power of the skins' lightness gain. Between two people the
+# skins differ mostly in pigment, which teeth do not share: the full gain took a
+# dark-skinned driver's teeth (L* 70) on a pale portrait (skin L* 89 against 60)
+# to L* 98, blown-out white blocks.
+_TEETH_GAIN_POWER = 0.5
+# The teeth keep this share of their own a*, b* and take a quarter of the
+# portrait skin's (``_TOOTH_CAST``, as drawn teeth do). Shifted by the skins'
+# a*, b* difference, as before, they took the driver's pigment away: a
+# dark-skinned driver's teeth on a pale portrait turned green and blue in spots.
+_TEETH_TINT_KEPT = 0.5
+
+
+def _gained(light: NDArray[np.float32], gain: float) -> NDArray[np.float32]:
+    """Lightness (L*) under a ``gain``. Darker: L* scaled. Lighter: L* scaled where
+    dark, rolling off towards white, ``g L / (1 + (g - 1) L / 100)``, so a dark
+    cavity lightens by the gain while light teeth keep their shading and never
+    clip (a tooth at L* 70 under a gain of 1.4 went to 98, all its shading gone)."""
+    if gain <= 1.0:
+        return light * gain
+    return gain * light / (1.0 + (gain - 1.0) * light / 100.0)
 
 
 def match_interior(
@@ -138,29 +158,34 @@ def match_interior(
 ) -> NDArray[np.float32]:
     """The driver's interior colours (N, 3) RGB, moved to the portrait's colours.
 
-    In CIE Lab, teeth follow the skins: lightness scales by the skins' lightness
-    ratio and a*, b* shift by half the skins' difference. Tongue, gums and cavity
-    follow the lips the same way when both lips are given (the skins otherwise):
-    they are the same kind of tissue, so a pale portrait's tongue is not washed
-    out to its skin's paleness, and a painting's takes its lips' tint. Dark
-    pixels (the cavity) shift less, or they tint. A per-channel RGB gain turned a
-    warm driver's off-white teeth orange on a pale portrait; a shift in Lab keeps
-    teeth near-neutral and the cavity dark.
+    In CIE Lab. Teeth follow the skins' lightness by the square root of its
+    ratio (skin tone is mostly pigment; teeth are white on everyone), lightening
+    towards white without clipping; they keep half their own tint and take a
+    quarter of the portrait skin's (a varnished painting's yellow). Tongue, gums
+    and cavity follow the lips when both lips are given (the skins otherwise):
+    lightness by their ratio (rolling off towards white), a*, b* by half
+    their difference. They are the same
+    kind of tissue, so a pale portrait's tongue is not washed out to its skin's
+    paleness, and a painting's takes its lips' tint. Dark pixels (the cavity)
+    shift less, or they tint. A per-channel RGB gain turned a warm driver's
+    off-white teeth orange on a pale portrait; Lab keeps teeth near-neutral and
+    the cavity dark.
     """
     if portrait_lips is None or driver_lips is None:
         portrait_lips, driver_lips = portrait_skin, driver_skin
     p_skin, d_skin, p_lips, d_lips = _lab(np.stack([portrait_skin, driver_skin, portrait_lips, driver_lips]))
     out = _lab(colours)
-    light, a, b = out[:, 0], out[:, 1], out[:, 2]
+    light = out[:, 0]
     teeth = _teeth(out)
     rest = 1.0 - teeth
     gain_skin = float(np.clip(p_skin[0] / max(float(d_skin[0]), 1.0), *_LIGHT_RANGE))
     gain_lips = float(np.clip(p_lips[0] / max(float(d_lips[0]), 1.0), *_LIGHT_RANGE))
-    np.clip(light * (teeth * gain_skin + rest * gain_lips), 0.0, 100.0, out=light)
-    lit = _CHROMA_SHARE * np.clip(light / 60.0, 0.0, 1.0)
-    skin_shift, lip_shift = p_skin[1:] - d_skin[1:], p_lips[1:] - d_lips[1:]
-    a += lit * (teeth * skin_shift[0] + rest * lip_shift[0])
-    b += lit * (teeth * skin_shift[1] + rest * lip_shift[1])
+    lit = teeth * _gained(light, gain_skin**_TEETH_GAIN_POWER) + rest * _gained(light, gain_lips)
+    np.clip(lit, 0.0, 100.0, out=light)
+    share = _CHROMA_SHARE * np.clip(light / 60.0, 0.0, 1.0)
+    rest_ab = out[:, 1:] + share[:, None] * (p_lips[1:] - d_lips[1:])
+    teeth_ab = _TEETH_TINT_KEPT * out[:, 1:] + _TOOTH_CAST * p_skin[1:]
+    out[:, 1:] = teeth[:, None] * teeth_ab + rest[:, None] * rest_ab
     return _rgb(out)
 
 
