@@ -10,6 +10,7 @@ from enliven.motion import measures
 from enliven.motion.measures import Expression, eye_opening, mouth_opening
 from enliven.motion.pose import STABLE_INDEX, euler_deg, face_yaw_deg, rotation_from_euler
 from enliven.motion.retarget import (
+    _PHILTRUM_UNEVEN,
     RetargetConfig,
     Retargeter,
     reference_distance,
@@ -218,6 +219,46 @@ def test_a_shouting_portrait_closes_without_folding_its_upper_lip(astronaut_land
     assert mouth_opening(target) < 0.02
     for column in topo.UPPER_LIP_COLUMNS:  # inner lip, two rings, outer lip: still in order
         assert (np.diff(_along_column(target, column)) > 0).all(), column
+
+
+def test_a_raised_upper_lip_closes_without_stretching_the_skin_under_the_nose(astronaut_landmarks):
+    """photo_woman_surprised_01 shouts with her upper lip raised to 10 px under her
+    nose, 3 px of it between the ring above the lip and the lip's edge. Lowered
+    17 px as she closed, that band (the lip's light edge) stretched sevenfold
+    into a pink block under her nose."""
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))
+    chains = np.asarray(topo.PHILTRUM_CHAINS)
+    lip_band = np.linalg.norm(shout[chains[:, 0], :2] - shout[chains[:, 1], :2], axis=1)
+    upper = np.unique(np.asarray(topo.UPPER_LIP_COLUMNS))
+    shout[upper, 1] -= 0.8 * lip_band.min()  # the whole upper lip up, towards the nose
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    target = _settle(Retargeter(shout, apply_controls(lm, Controls(jaw=1.0))), closed).landmarks
+    assert mouth_opening(target) < 0.02  # the jaw closed what the lip did not
+
+    def philtrum(face):
+        return float(np.linalg.norm(face[0, :2] - face[2, :2]))
+
+    assert philtrum(target) < 1.6 * philtrum(shout)  # 2.1 times before
+    before = np.linalg.norm(shout[chains[:, 0], :2] - shout[chains[:, 1], :2], axis=1)
+    after = np.linalg.norm(target[chains[:, 0], :2] - target[chains[:, 1], :2], axis=1)
+    assert (after / before).max() < 1.8, after / before  # the lip's edge: 2.9-4.3 before
+
+
+def test_a_stretch_of_the_skin_under_the_nose_is_kept_off_the_lips_edge(astronaut_landmarks):
+    """Where the lip comes down, the thin band next to it does not take the
+    stretch alone (the driver's own lip lowering goes there first)."""
+    lm = astronaut_landmarks
+    r = Retargeter(lm, lm)
+    chains = np.asarray(topo.PHILTRUM_CHAINS)
+    target = lm.copy()
+    target[np.unique(np.asarray(topo.UPPER_LIP_COLUMNS)), 1] += 0.1 * r.iod_source  # the lip lowered
+    r._spread_philtrum(target)
+    band = np.linalg.norm(target[chains[:, 0], :2] - target[chains[:, 1], :2], axis=1)
+    above = np.linalg.norm(target[chains[:, 1], :2] - target[chains[:, 2], :2], axis=1)
+    band_src = np.linalg.norm(lm[chains[:, 0], :2] - lm[chains[:, 1], :2], axis=1)
+    above_src = np.linalg.norm(lm[chains[:, 1], :2] - lm[chains[:, 2], :2], axis=1)
+    assert (band / band_src <= np.maximum(_PHILTRUM_UNEVEN * above / above_src, 1.0) + 0.05).all()
 
 
 def test_the_head_follows_a_nod_within_a_frame(astronaut_landmarks):

@@ -52,6 +52,10 @@ OUTER_LIP_PAIRS = ((185, 146), (40, 91), (39, 181), (37, 84), (0, 17), (267, 314
 UPPER_LIP_COLUMNS = ((191, 183, 184, 185), (80, 42, 74, 40), (81, 41, 73, 39),
                      (82, 38, 72, 37), (13, 12, 11, 0), (312, 268, 302, 267),
                      (311, 271, 303, 269), (310, 272, 304, 270), (415, 407, 408, 409))  # fmt: skip
+# The skin between the nose and the upper lip, one chain per column (image-left
+# to right): the outer upper lip, the ring above it, the nose's base.
+PHILTRUM_CHAINS = ((40, 92, 206), (39, 165, 98), (37, 167, 97), (0, 164, 2),
+                   (267, 393, 326), (269, 391, 327), (270, 322, 426))  # fmt: skip
 # The lower lip and the skin under it, one column per lip pair (image-left to
 # right), top down to the jaw's outline: the inner lip, the two rings inside the
 # lip, the outer lip, the ring under the lip, the chin ring, two more rings and

@@ -146,6 +146,11 @@ _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves th
 _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
 _LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
 _UPPER_COLUMNS = np.asarray(topo.UPPER_LIP_COLUMNS, np.intp)
+_PHILTRUM = np.asarray(topo.PHILTRUM_CHAINS, np.intp)
+# How much more the skin just above the upper lip may stretch than the skin
+# under the nose before the stretch is moved up into the latter (fully by twice it).
+_PHILTRUM_UNEVEN = 1.5
+_PHILTRUM_STRETCH = 1.5  # the skin between nose and upper lip lengthens at most this much as a mouth closes
 _BAND_SOFT = 0.02  # eye distances added to both band lengths of a ratio: thin bands change little
 _BAND_RATIO = (0.5, 2.5)  # a band of the lower lip grows or shrinks at most this much
 _WIDTH_SCALE = (0.4, 1.0)  # portrait mouth width over the driver's: the lips' sideways moves scale by it
@@ -231,6 +236,11 @@ class Retargeter:
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
+        chains = self.source[_PHILTRUM, :2]  # (chains, lip | ring | nose, 2)
+        self._philtrum_bands = np.maximum(  # px: nose to ring, ring to lip
+            np.stack([np.linalg.norm(chains[:, 1] - chains[:, 2], axis=1), np.linalg.norm(chains[:, 0] - chains[:, 1], axis=1)], axis=1),
+            0.5,
+        )
         self._src_steps = [_along_steps(self.source, column) for column in _LAID_OUT]
         self._src_sizes = [np.abs(steps) for steps in self._src_steps]  # band ratios are positive
         corners = self.source[list(topo.MOUTH_CORNERS_OUTER), :2]
@@ -425,6 +435,7 @@ class Retargeter:
         self._scale_mouth_width(target)
         want = self._round_opening(target, driver, drv_gap, want, src_gap)
         self._lay_out_lower_lip(target, driver)
+        self._spread_philtrum(target)
         if want < 0.02:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
@@ -463,14 +474,17 @@ class Retargeter:
         The upper lip takes a quarter of the change; the lower lip takes the rest
         and the chin and lower face follow it (see :func:`_jaw_weights`), so a
         shouting portrait closes by raising its jaw, not by stretching its lips.
+        The upper lip comes down only as far as the skin under the nose has room
+        (:meth:`_philtrum_room`); the jaw closes the rest.
         """
         idx_in = np.asarray(topo.INNER_LIP_PAIRS)
         upper, lower = target[idx_in[:, 0]], target[idx_in[:, 1]]
         now = float(np.linalg.norm((upper - lower)[3:6, :2], axis=1).mean())
         k = gap_px / max(now, 1e-6)
         closing = (upper - lower) * (1.0 - k)  # per pair, how far the lips come together
-        shift_upper = -_UPPER_SHARE * closing
-        shift_lower = (1.0 - _UPPER_SHARE) * closing
+        share = _UPPER_SHARE * self._philtrum_room(target, -_UPPER_SHARE * closing[4, :2])
+        shift_upper = -share * closing
+        shift_lower = (1.0 - share) * closing
         # The whole upper lip moves, its two inner rings too, and not with the
         # jaw: moving only its edges folded a thin lip over its middle
         # (photo_woman_surprised_01, closing, had 15-31 folded triangles round
@@ -479,6 +493,54 @@ class Retargeter:
         target += self._jaw[:, None] * shift_lower.mean(axis=0)
         target[_UPPER_COLUMNS] = upper_lip
         target[idx_in[:, 1]] = lower + shift_lower
+
+    def _philtrum_room(self, target: NDArray[np.float64], drop: NDArray[np.float64]) -> float:
+        """The share (0..1) of an upper lip's ``drop`` (px, at its middle) the skin
+        between the nose and the lip has room for: it stretches to at most
+        ``_PHILTRUM_STRETCH`` times the portrait's.
+
+        A shout raises the upper lip to under the nose: ``photo_woman_surprised_01``
+        has 0.074 eye distances from the nose's base to the lip, the 13 other
+        shared portraits 0.115-0.234 (median 0.15). A quarter of closing her
+        mouth lowered the lip 17 px, and that skin, of which the portrait shows
+        only 10 px, stretched threefold under her nose.
+        """
+        lip, _, nose = _PHILTRUM[3]
+        span = target[lip, :2] - target[nose, :2]
+        length = float(np.linalg.norm(span))
+        down = float(drop @ span) / max(length, 1e-6)  # of the drop, along the skin
+        if down <= 1e-6:
+            return 1.0
+        room = _PHILTRUM_STRETCH * float(self._philtrum_bands[3].sum()) - length
+        return float(np.clip(room / down, 0.0, 1.0))
+
+    def _spread_philtrum(self, target: NDArray[np.float64]) -> None:
+        """Put a stretch of the skin between the nose and the upper lip into the
+        skin under the nose, not the lip's edge, in place.
+
+        A shouting portrait's raised upper lip leaves a few pixels under it
+        (``photo_woman_surprised_01``: 3 px between the ring above the lip and
+        the lip's edge, 7 px above that). As her mouth closed and the lip came
+        down, that thin band, the lip's light edge, took the stretch: sevenfold,
+        a pink block under her nose. Where the band next to the lip stretches
+        over ``_PHILTRUM_UNEVEN`` times as much as the one under the nose, the
+        ring between them moves down (only along the chain, fully at twice
+        that) until the lip's band is back at its own length, or both bands
+        stretch alike.
+        """
+        lip, ring, nose = (target[_PHILTRUM[:, k], :2] for k in range(3))
+        high_src, low_src = self._philtrum_bands[:, 0], self._philtrum_bands[:, 1]
+        low = np.linalg.norm(lip - ring, axis=1) / low_src
+        high = np.linalg.norm(ring - nose, axis=1) / high_src
+        w = np.clip((low / np.maximum(high, 1e-6) - _PHILTRUM_UNEVEN) / _PHILTRUM_UNEVEN, 0.0, 1.0)
+        if not w.any():
+            return
+        span = lip - nose
+        length = np.maximum(np.linalg.norm(span, axis=1), 1e-6)
+        along = span / length[:, None]
+        now = ((ring - nose) * along).sum(axis=1)
+        want = np.maximum(length - low_src, high_src / (high_src + low_src) * length)
+        target[_PHILTRUM[:, 1], :2] += (w * (want - now))[:, None] * along
 
     def _scale_mouth_width(self, target: NDArray[np.float64]) -> None:
         """Scale the lips' sideways moves by the portrait's mouth width over the
