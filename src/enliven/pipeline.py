@@ -23,6 +23,7 @@ from enliven._version import __version__
 from enliven.errors import ConfigError, InputError
 from enliven.face import FaceTracker, TrackConfig, make_tracker
 from enliven.face.eyelids import lash_line_landmarks
+from enliven.face.lowerface import untangled_lower_face
 from enliven.face.landmarks_file import add_depth
 from enliven.face.portrait import find_face
 from enliven.face.topology import N_LANDMARKS
@@ -261,7 +262,7 @@ class Animator:
             if landmarks is None:
                 found = find_portrait_face(self.portrait, self.tracker, self.config.face_index, name)
                 lids = lash_line_landmarks(self.portrait, found.landmarks)
-                self.face = dataclasses.replace(found, landmarks=lids)
+                self.face = dataclasses.replace(found, landmarks=untangled_lower_face(lids))
             else:
                 size_wh = (portrait.shape[1], portrait.shape[0])
                 fitted = fit_landmarks(landmarks, size_wh, self.config.max_size, self.config.min_size)
