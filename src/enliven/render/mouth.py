@@ -129,7 +129,7 @@ _CHROMA_SHARE = 0.5  # of the lips' a*, b* difference the tongue, gums and cavit
 _LIGHT_RANGE = (0.7, 1.4)  # the interior's lightness gain is clamped to this
 # The teeth take this power of the skins' lightness gain. Between two people the
 # skins differ mostly in pigment, which teeth do not share: the full gain took a
-# dark-skinned driver's teeth (L* 70) on a pale portrait (skin L* 89 against 60)
+# dark-skinned driver's teeth (L* 70) on a pale portrait (skin L* 89 against 58)
 # to L* 98, blown-out white blocks.
 _TEETH_GAIN_POWER = 0.5
 # The teeth keep this share of their own a*, b* and take a quarter of the
@@ -163,13 +163,12 @@ def match_interior(
     towards white without clipping; they keep half their own tint and take a
     quarter of the portrait skin's (a varnished painting's yellow). Tongue, gums
     and cavity follow the lips when both lips are given (the skins otherwise):
-    lightness by their ratio (rolling off towards white), a*, b* by half
-    their difference. They are the same
-    kind of tissue, so a pale portrait's tongue is not washed out to its skin's
-    paleness, and a painting's takes its lips' tint. Dark pixels (the cavity)
-    shift less, or they tint. A per-channel RGB gain turned a warm driver's
-    off-white teeth orange on a pale portrait; Lab keeps teeth near-neutral and
-    the cavity dark.
+    lightness by their ratio (rolling off towards white), a*, b* by half their
+    difference. They are the same kind of tissue, so a pale portrait's tongue is
+    not washed out to its skin's paleness, and a painting's takes its lips'
+    tint. Dark pixels (the cavity) shift less, or they tint. A per-channel RGB
+    gain turned a warm driver's off-white teeth orange on a pale portrait; Lab
+    keeps teeth near-neutral and the cavity dark.
     """
     if portrait_lips is None or driver_lips is None:
         portrait_lips, driver_lips = portrait_skin, driver_skin
