@@ -147,6 +147,7 @@ _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far 
 _LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
 _UPPER_COLUMNS = np.asarray(topo.UPPER_LIP_COLUMNS, np.intp)
 _PHILTRUM = np.asarray(topo.PHILTRUM_CHAINS, np.intp)
+_PHILTRUM_MIDDLE = topo.PHILTRUM_CHAINS.index((0, 164, 2))  # the chain down the face's middle
 # How much more the skin just above the upper lip may stretch than the skin
 # under the nose before the stretch is moved up into the latter (fully by twice it).
 _PHILTRUM_UNEVEN = 1.5
@@ -482,6 +483,7 @@ class Retargeter:
         now = float(np.linalg.norm((upper - lower)[3:6, :2], axis=1).mean())
         k = gap_px / max(now, 1e-6)
         closing = (upper - lower) * (1.0 - k)  # per pair, how far the lips come together
+        # The lip's drop at its middle pair (13, 14), under the philtrum's middle chain.
         share = _UPPER_SHARE * self._philtrum_room(target, -_UPPER_SHARE * closing[4, :2])
         shift_upper = -share * closing
         shift_lower = (1.0 - share) * closing
@@ -505,13 +507,13 @@ class Retargeter:
         mouth lowered the lip 17 px, and that skin, of which the portrait shows
         only 10 px, stretched threefold under her nose.
         """
-        lip, _, nose = _PHILTRUM[3]
+        lip, _, nose = _PHILTRUM[_PHILTRUM_MIDDLE]
         span = target[lip, :2] - target[nose, :2]
         length = float(np.linalg.norm(span))
         down = float(drop @ span) / max(length, 1e-6)  # of the drop, along the skin
         if down <= 1e-6:
             return 1.0
-        room = _PHILTRUM_STRETCH * float(self._philtrum_bands[3].sum()) - length
+        room = _PHILTRUM_STRETCH * float(self._philtrum_bands[_PHILTRUM_MIDDLE].sum()) - length
         return float(np.clip(room / down, 0.0, 1.0))
 
     def _spread_philtrum(self, target: NDArray[np.float64]) -> None:
