@@ -9,14 +9,18 @@ and third time below itself: closed, her lower lip rendered tall and
 tongue-coloured, and a face tracker read it as open.
 
 Along each column from the outer lower lip down to the jaw's outline, a run of
-points folded back (by more than ``_FOLD`` eye-centre distances) is spread evenly
-between the points in order on either side; other columns are left as they
-are (13 of the 14 shared portraits have none). User-given landmarks are left
-alone.
+points folded back (by more than ``_FOLD`` eye-centre distances), or lying
+inside the outer lip's outline (by more than ``_ON_LIP`` px: up the sides of an
+open mouth the rings fold sideways to the columns, over the lip), is spread
+evenly between the points in order on either side; other columns are left as
+they are. Of the 14 shared portraits three change: the shout (8 points), and 3
+points each of Vermeer's turned lower lip and the cartoon alpaca's. User-given
+landmarks are left alone.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -29,6 +33,11 @@ _OUTER_LIP = 3  # index, in each lower-lip column, of the outer lip's edge
 # (0.010 and 0.017) behind the lip's edge and look right; spreading them moved
 # them 10 px. The shout's folds are 0.11-0.13.
 _FOLD = 0.02
+# The skin's rings under the lip lie outside the outer lip's loop; the face mesh
+# puts some inside it by up to 4 px round a shout's lower lip (seen sideways to
+# the columns, where the lip runs up the sides of the opening) and by up to 2.8
+# px on Vermeer's turned lower lip. A point deeper inside than this (px) is moved.
+_ON_LIP = 0.25
 
 
 def _in_order(s: NDArray[np.float64], tolerance: float) -> NDArray[np.bool_]:
@@ -44,6 +53,22 @@ def _in_order(s: NDArray[np.float64], tolerance: float) -> NDArray[np.bool_]:
     return keep
 
 
+def _outer_lip_ring() -> list[int]:
+    """The outer lip's edge as a closed loop: a corner, the upper lip, the other
+    corner, the lower lip back."""
+    a, b = topo.MOUTH_CORNERS_OUTER
+    pairs = topo.OUTER_LIP_PAIRS
+    return [a, *(up for up, _ in pairs), b, *(lo for _, lo in reversed(pairs))]
+
+
+def _on_lip(xy: NDArray[np.float64], lip: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Which points of a column (the outer lip's own, first, excepted) lie inside
+    the outer lip's loop by more than ``_ON_LIP`` px: skin rings drawn over the lip."""
+    inside = np.array([cv2.pointPolygonTest(lip, (float(x), float(y)), True) > _ON_LIP for x, y in xy])
+    inside[0] = False
+    return inside
+
+
 def untangled_lower_face(landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
     """A copy of ``landmarks`` whose rings under the lower lip run in order from the
     lip down to the jaw's outline, each column's folded points spread evenly."""
@@ -51,6 +76,7 @@ def untangled_lower_face(landmarks: NDArray[np.floating]) -> NDArray[np.float32]
     eyes = [lm[list(corners), :2].mean(axis=0) for corners in (topo.RIGHT_EYE_CORNERS, topo.LEFT_EYE_CORNERS)]
     tolerance = _FOLD * float(np.linalg.norm(eyes[0] - eyes[1]))
     placed: set[int] = set()  # points an earlier column has settled (the rings share points)
+    lip = lm[_outer_lip_ring(), :2].astype(np.float32)
     for column in topo.LOWER_LIP_COLUMNS:
         col = np.asarray(column[_OUTER_LIP:], np.intp)
         xy = lm[col, :2]
@@ -59,7 +85,7 @@ def untangled_lower_face(landmarks: NDArray[np.floating]) -> NDArray[np.float32]
         if length < 1e-6:
             continue
         s = (xy - xy[0]) @ (chord / length)
-        keep = _in_order(s, tolerance)
+        keep = _in_order(s, tolerance) & ~_on_lip(xy, lip)
         keep |= np.array([int(p) in placed for p in col])  # never move another column's point
         placed.update(int(p) for p in col)
         if keep.all():
