@@ -540,3 +540,54 @@ def test_an_open_mouthed_portraits_doubled_back_lower_lip_stays_in_place(astrona
         for column in topo.LOWER_LIP_COLUMNS[2:7]:
             worst = max(worst, float(np.abs(target[list(column), 1] - portrait[list(column), 1]).max()))
     assert worst < 0.2 * iod, worst  # the old rule: 0.6 eye distances here, 3000 px on her
+
+
+def test_a_shouting_mouth_closes_into_its_corners(astronaut_landmarks):
+    """photo_woman_surprised_01 shouts with her upper lip raised well above her
+    mouth's corners. Closed near the upper lip, her lips' line bent down into
+    corners left where they were, and the lower lip folded over them (21
+    folded triangles round her mouth in an average frame of talk_fast_01).
+    Each corner now ends where the lips next to it meet."""
+    lm = astronaut_landmarks
+    shout = apply_controls(lm, Controls(jaw=1.5))
+    pairs = np.asarray(topo.INNER_LIP_PAIRS)
+    upper = np.unique(np.asarray(topo.UPPER_LIP_COLUMNS))
+    iod = measures.eye_distance(lm)
+    shout[upper, 1] -= 0.08 * iod  # the upper lip raised, the corners not
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    target = _settle(Retargeter(shout, apply_controls(lm, Controls(jaw=1.0))), closed).landmarks
+    assert mouth_opening(target) < 0.02
+    for corner, pair in ((78, pairs[0]), (308, pairs[-1])):
+        meet = (target[pair[0], :2] + target[pair[1], :2]) / 2
+        assert abs(target[corner, 1] - meet[1]) < 0.02 * iod, (corner, (target[corner, 1] - meet[1]) / iod)
+
+
+def test_an_open_lower_lip_closes_along_itself_without_folding(astronaut_landmarks):
+    """An open mouth's lower lip is a U; closed, its columns' offsets kept the
+    U's lip beside the corners and folded it (photo_woman_surprised_01: a V of
+    lip hanging from the mouth). Each row now follows the row above it."""
+    lm = astronaut_landmarks
+    columns = np.asarray(topo.LOWER_LIP_COLUMNS)
+    iod = measures.eye_distance(lm)
+    opened = lm.copy()  # each column dropped, most in the middle: a U
+    across = np.linspace(-1.0, 1.0, len(columns))
+    for column, x in zip(columns, across):
+        drop = 0.45 * iod * (1.0 - 0.85 * x**2)
+        for k, point in enumerate(column[:-1]):  # the skin under the chin ring fades to the jaw
+            opened[point, 1] += drop * (1.0 - k / (len(column) - 1) if k >= 5 else 1.0)
+    assert mouth_opening(opened) > 0.3
+    # At rest (the driver's reference) nothing moves.
+    np.testing.assert_allclose(_settle(Retargeter(opened, opened), opened).landmarks, opened, atol=0.01)
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    target = _settle(Retargeter(opened, apply_controls(lm, Controls(jaw=1.0))), closed).landmarks
+    assert mouth_opening(target) < 0.02
+    tris = np.asarray(topo.mesh_triangles())
+    lip = np.isin(tris, columns[:, :5].ravel()).all(axis=1)  # the lip and the ring under it
+
+    def areas(face):
+        a, b, c = face[tris[:, 0], :2], face[tris[:, 1], :2], face[tris[:, 2], :2]
+        return np.cross(b - a, c - a)
+
+    assert ((np.sign(areas(target)) != np.sign(areas(opened))) & lip).sum() == 0  # 30 before
+    thick = np.linalg.norm(target[columns[:, 3], :2] - target[columns[:, 0], :2], axis=1)
+    assert thick[len(thick) // 2] >= thick.max() - 0.01 * iod  # thickest in the middle: a crescent, not a V

@@ -143,8 +143,16 @@ _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it
 _REF_REST_GAP = 0.05  # a driver's reference lip gap up to this is a mouth at rest (parted lips)
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
+# Each mouth corner, inner to outer (image-left, then right): where the lips meet.
+_CORNERS = np.asarray(((78, 62, 76, 61), (308, 292, 306, 291)), np.intp)
+_CORNER_SIGMA = 0.1  # eye distances over which a corner's move fades into the skin round it
 _FAR_EYE_FROM, _FAR_EYE_SPAN = 15.0, 15.0  # driver yaw (degrees) where the far eye stops being read
 _LOWER_COLUMNS = np.asarray(topo.LOWER_LIP_COLUMNS, np.intp)
+# Of each lower-lip column, the rows past the inner lip that an open portrait
+# lays along the lip (:meth:`Retargeter._lay_ribbon`): the lip's two rings, its
+# outer edge and the ring under it, which runs along the lip's lower edge (the
+# mesh's outer lip lies a pixel or two inside it).
+_RIBBON_ROWS = 4
 _UPPER_COLUMNS = np.asarray(topo.UPPER_LIP_COLUMNS, np.intp)
 _PHILTRUM = np.asarray(topo.PHILTRUM_CHAINS, np.intp)
 _PHILTRUM_MIDDLE = topo.PHILTRUM_CHAINS.index((0, 164, 2))  # the chain down the face's middle
@@ -176,6 +184,7 @@ def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
 
 
 _LAID_OUT = _laid_out(_LOWER_COLUMNS)
+_UNDER_LIP = [column[_RIBBON_ROWS:] for column in _LAID_OUT]  # from the ring under the lip down
 
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
@@ -237,13 +246,33 @@ class Retargeter:
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
+        # Per mouth corner (keyed by its inner point), how much each landmark
+        # moves with it: the corner's points fully, the skin round them fading;
+        # not the lips that the mouth's gap sets, nor the other corner.
+        self._corner_weights = {}
+        gap_set = np.zeros(topo.N_LANDMARKS, bool)
+        gap_set[_UPPER_COLUMNS.ravel()] = True
+        gap_set[np.asarray(topo.INNER_LIP_PAIRS)[:, 1]] = True
+        for ring, other in ((_CORNERS[0], _CORNERS[1]), (_CORNERS[1], _CORNERS[0])):
+            w = _region_weights(self.source, tuple(ring.tolist()), _CORNER_SIGMA * self.iod_source)
+            w[ring] = 1.0
+            w[gap_set | np.isin(np.arange(topo.N_LANDMARKS), other)] = 0.0
+            self._corner_weights[int(ring[0])] = w
         chains = self.source[_PHILTRUM, :2]  # (chains, lip | ring | nose, 2)
         self._philtrum_bands = np.maximum(  # px: nose to ring, ring to lip
             np.stack([np.linalg.norm(chains[:, 1] - chains[:, 2], axis=1), np.linalg.norm(chains[:, 0] - chains[:, 1], axis=1)], axis=1),
             0.5,
         )
         self._src_steps = [_along_steps(self.source, column) for column in _LAID_OUT]
-        self._src_sizes = [np.abs(steps) for steps in self._src_steps]  # band ratios are positive
+        # An open mouth's lower lip, each row placed along the one above it.
+        self._ribbon_weight = float(np.clip((mouth_opening(self.source) - _OPEN_REST) / _OPEN_FULL, 0.0, 1.0))
+        self._ribbon = [
+            _on_polyline(_lip_row(self.source, k - 1), self.source[_LOWER_COLUMNS[:, k], :2])
+            for k in range(1, _RIBBON_ROWS + 1)
+        ]
+        if min(float(out.min()) for _, out, _ in self._ribbon) <= 0.0:
+            self._ribbon_weight = 0.0  # rows out of order (a tangled mesh): nothing to lay along
+        self._under_steps = [_along_steps(self.source, column) for column in _UNDER_LIP]
         corners = self.source[list(topo.MOUTH_CORNERS_OUTER), :2]
         across = corners[1] - corners[0]
         width = float(np.linalg.norm(across))
@@ -492,9 +521,43 @@ class Retargeter:
         # (photo_woman_surprised_01, closing, had 15-31 folded triangles round
         # the mouth in every frame).
         upper_lip = target[_UPPER_COLUMNS] + shift_upper[:, None, :]
+        if k < 1.0:
+            self._close_corners(target, upper, lower, closing, share)
         target += self._jaw[:, None] * shift_lower.mean(axis=0)
         target[_UPPER_COLUMNS] = upper_lip
         target[idx_in[:, 1]] = lower + shift_lower
+
+    def _close_corners(
+        self,
+        target: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        lower: NDArray[np.float64],
+        closing: NDArray[np.float64],
+        share: float,
+    ) -> None:
+        """Bring each mouth corner to where the lips next to it meet as the mouth
+        closes, with the skin round it, in place.
+
+        The lips meet ``share`` of the way down from the upper inner lip to the
+        lower; a corner lies some way down the opening beside them, and the
+        jaw (weight 0 at the corners' line) does not move it. A shouting
+        mouth's corners lie well below its raised upper lip
+        (``photo_woman_surprised_01``); closed near the upper lip, the lips'
+        line bent down into corners left where they were, the lower lip's
+        edge, laid out from that line, folded over them, and the corners drew
+        a dark notch of the open mouth: 21 folded triangles round her mouth in
+        an average frame of ``talk_fast_01`` (15 with this), 1-2 on the other
+        portraits. Each corner moves as a point at its place in the opening
+        (measured along the lip pair next to it) moves as the lips close.
+        """
+        for ring, pair in zip(_CORNERS, (0, -1), strict=True):
+            gap = lower[pair, :2] - upper[pair, :2]
+            length2 = float(gap @ gap)
+            if length2 < 1e-6:
+                continue
+            down = float((target[ring[0], :2] - upper[pair, :2]) @ gap) / length2
+            move = (float(np.clip(down, 0.0, 1.0)) - share) * closing[pair]
+            target += self._corner_weights[ring[0]][:, None] * move
 
     def _philtrum_room(self, target: NDArray[np.float64], drop: NDArray[np.float64]) -> float:
         """The share (0..1) of an upper lip's ``drop`` (px, at its middle) the skin
@@ -588,28 +651,125 @@ class Retargeter:
         # neighbouring points at uneven heights, and the lip's edge zigzagged.
         ratio = (_band_lengths(driver, cols).sum(axis=0) + soft) / self._ref_bands
         ratio = np.clip(1.0 + self.config.mouth_gain * (ratio - 1.0), *_BAND_RATIO)
-        for column, steps, sizes in zip(_LAID_OUT, self._src_steps, self._src_sizes):
-            scaled = steps * ratio[: len(steps)]
-            reach = np.cumsum(sizes * ratio[: len(steps)])
-            if reach[-1] <= 1e-6:  # a column whose points all coincide
-                continue
-            start = target[column[0], :2]
-            chord = target[column[-1], :2] - start
-            length = float(np.linalg.norm(chord))
-            along = chord / max(length, 1e-9)
-            # Where each point sits along the chord: the scaled steps, and what
-            # they leave short of the chord's length spread over them by their
-            # size. On a column that runs one way this is the steps scaled to
-            # the chord; dividing by the steps' signed sum instead, as at first,
-            # blew up where a column doubles back (an open mouth's lower lip,
-            # whose outer edge lies above its inner one) and the sum neared 0:
-            # photo_woman_surprised_01, closing, drew a spike of lip down its chin.
-            share = np.cumsum(scaled)
-            place = share + (length - share[-1]) * reach / reach[-1]
-            inner = column[1:-1]
-            rel = target[inner, :2] - start
-            across = rel - np.outer(rel @ along, along)
-            target[inner, :2] = start + np.outer(place[:-1], along) + across
+        _lay_columns(target, _LAID_OUT, self._src_steps, ratio)
+        if self._ribbon_weight > 0.0:
+            self._lay_ribbon(target, ratio)
+
+    def _lay_ribbon(self, target: NDArray[np.float64], ratio: NDArray[np.float64]) -> None:
+        """Lay an open portrait's lower lip along its inner edge, row by row, in place.
+
+        The columns run from the inner lip down to the jaw's outline, and a
+        point keeps its offset across its column. An open mouth's lower lip is
+        a U: up the sides of the opening its thickness lies across the columns.
+        Closed, the inner lip is a line, and the offsets kept the U's lip
+        beside the corners over a lip a column's length thick in the middle: a
+        V of lip hanging from the mouth, its edge folded over the corners
+        (``photo_woman_surprised_01``: 21 folded triangles round her mouth
+        in an average frame of ``talk_fast_01``, 15 with her corners closed,
+        3 laid along the lip). Here each point of a row keeps where it lies
+        along the row above it (which segment, how far along) and how far out
+        from it, that distance grown or shrunk with the driver's band; the
+        skin under the lip is then laid out down its columns to the jaw's
+        outline. Blended in by how open the portrait's mouth is (none of a
+        mouth at rest), and not done where the portrait's rows are out of
+        order (a tangled mesh).
+        """
+        laid = target.copy()
+        for k, (where, out, along) in enumerate(self._ribbon, start=1):
+            laid[_LOWER_COLUMNS[:, k], :2] = _from_polyline(_lip_row(laid, k - 1), where, out * ratio[k - 1], along)
+        _lay_columns(laid, _UNDER_LIP, self._under_steps, ratio[_RIBBON_ROWS:])
+        moved = np.unique(np.concatenate([_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel()] + [c[1:-1] for c in _UNDER_LIP]))
+        target[moved, :2] += self._ribbon_weight * (laid[moved, :2] - target[moved, :2])
+
+
+def _lay_columns(
+    target: NDArray[np.float64],
+    columns: list[NDArray[np.intp]],
+    src_steps: list[NDArray[np.float64]],
+    ratio: NDArray[np.float64],
+) -> None:
+    """Space each column's points between its two ends, which stay, by the
+    portrait's steps along it (``src_steps``, :func:`_along_steps`) each scaled
+    by its band's ``ratio``, in place; a point keeps its offset across its column."""
+    for column, steps in zip(columns, src_steps, strict=True):
+        scaled = steps * ratio[: len(steps)]
+        reach = np.cumsum(np.abs(steps) * ratio[: len(steps)])  # band ratios are positive
+        if reach[-1] <= 1e-6:  # a column whose points all coincide
+            continue
+        start = target[column[0], :2]
+        chord = target[column[-1], :2] - start
+        length = float(np.linalg.norm(chord))
+        along = chord / max(length, 1e-9)
+        # Where each point sits along the chord: the scaled steps, and what
+        # they leave short of the chord's length spread over them by their
+        # size. On a column that runs one way this is the steps scaled to
+        # the chord; dividing by the steps' signed sum instead, as at first,
+        # blew up where a column doubles back (an open mouth's lower lip,
+        # whose outer edge lies above its inner one) and the sum neared 0:
+        # photo_woman_surprised_01, closing, drew a spike of lip down its chin.
+        share = np.cumsum(scaled)
+        place = share + (length - share[-1]) * reach / reach[-1]
+        inner = column[1:-1]
+        rel = target[inner, :2] - start
+        across = rel - np.outer(rel @ along, along)
+        target[inner, :2] = start + np.outer(place[:-1], along) + across
+
+
+def _lip_row(points: NDArray[np.floating], k: int) -> NDArray[np.float64]:
+    """(columns + 2, 2) row ``k`` of the lower-lip columns as a line from one
+    corner of the mouth to the other (the inner corners for the inner lip)."""
+    xy = np.asarray(points, np.float64)[:, :2]
+    a, b = topo.MOUTH_CORNERS_INNER if k == 0 else topo.MOUTH_CORNERS_OUTER
+    return np.vstack([xy[a], xy[_LOWER_COLUMNS[:, k]], xy[b]])
+
+
+def _polyline_normals(line: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unit normals at the vertices of ``line``: a quarter turn on from its
+    direction (down on a lower lip drawn left to right)."""
+    tangent = np.gradient(line, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1), 1e-9)[:, None]
+    return np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+
+
+def _frame_at(line: NDArray[np.float64], i: NDArray[np.intp], t: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    """The point ``t`` of the way along segment ``i`` of ``line``, the normal
+    there (blended between the segment's ends) and the segment's length."""
+    normals = _polyline_normals(line)
+    seg = line[i + 1] - line[i]
+    normal = (1.0 - t)[:, None] * normals[i] + t[:, None] * normals[i + 1]
+    normal /= np.maximum(np.linalg.norm(normal, axis=1), 1e-9)[:, None]
+    return line[i] + t[:, None] * seg, normal, np.maximum(np.linalg.norm(seg, axis=1), 1e-9)
+
+
+def _on_polyline(
+    line: NDArray[np.float64], points: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """For each point, where its nearest point on ``line`` lies (segment index
+    plus the share of the way along it), and its offset from there: out along
+    the normal (px), and along the line (in that segment's lengths), so that
+    :func:`_from_polyline` gives the points back."""
+    a, seg = line[:-1], np.diff(line, axis=0)
+    length2 = np.maximum((seg * seg).sum(axis=1), 1e-12)
+    t = np.clip(((points[:, None, :] - a[None]) * seg[None]).sum(axis=2) / length2[None], 0.0, 1.0)
+    near = a[None] + t[..., None] * seg[None]  # (points, segments, 2)
+    best = np.argmin(np.linalg.norm(points[:, None, :] - near, axis=2), axis=1)
+    tb = t[np.arange(len(points)), best]
+    foot, normal, size = _frame_at(line, best, tb)
+    rel = points - foot
+    out = (rel * normal).sum(axis=1)
+    along = (rel * np.stack([normal[:, 1], -normal[:, 0]], axis=1)).sum(axis=1) / size
+    return best + tb, out, along
+
+
+def _from_polyline(
+    line: NDArray[np.float64], where: NDArray[np.float64], out: NDArray[np.float64], along: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Points at ``where`` on ``line`` (segment index plus share), ``out`` px
+    along its normal and ``along`` segment lengths along it:
+    :func:`_on_polyline`'s inverse."""
+    i = np.clip(np.floor(where).astype(np.intp), 0, len(line) - 2)
+    foot, normal, size = _frame_at(line, i, where - i)
+    return foot + out[:, None] * normal + (along * size)[:, None] * np.stack([normal[:, 1], -normal[:, 0]], axis=1)
 
 
 def _along_steps(points: NDArray[np.float64], column: NDArray[np.intp]) -> NDArray[np.float64]:
