@@ -185,6 +185,8 @@ def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
 
 _LAID_OUT = _laid_out(_LOWER_COLUMNS)
 _UNDER_LIP = [column[_RIBBON_ROWS:] for column in _LAID_OUT]  # from the ring under the lip down
+# The points the ribbon places: its rows, and the skin under them down to the jaw's outline.
+_RIBBON_MOVED = np.unique(np.concatenate([_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel()] + [c[1:-1] for c in _UNDER_LIP]))
 
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
@@ -246,18 +248,17 @@ class Retargeter:
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
         self._jaw = _jaw_weights(self.source, self.iod_source)
-        # Per mouth corner (keyed by its inner point), how much each landmark
-        # moves with it: the corner's points fully, the skin round them fading;
-        # not the lips that the mouth's gap sets, nor the other corner.
-        self._corner_weights = {}
-        gap_set = np.zeros(topo.N_LANDMARKS, bool)
-        gap_set[_UPPER_COLUMNS.ravel()] = True
-        gap_set[np.asarray(topo.INNER_LIP_PAIRS)[:, 1]] = True
-        for ring, other in ((_CORNERS[0], _CORNERS[1]), (_CORNERS[1], _CORNERS[0])):
+        # Per mouth corner (as _CORNERS), how much each landmark moves with it:
+        # the corner's points fully, the skin round them fading; not the lips
+        # that the mouth's gap sets, nor the other corner.
+        self._corner_weights = []
+        for ring, other in zip(_CORNERS, _CORNERS[::-1], strict=True):
             w = _region_weights(self.source, tuple(ring.tolist()), _CORNER_SIGMA * self.iod_source)
             w[ring] = 1.0
-            w[gap_set | np.isin(np.arange(topo.N_LANDMARKS), other)] = 0.0
-            self._corner_weights[int(ring[0])] = w
+            w[_UPPER_COLUMNS.ravel()] = 0.0
+            w[np.asarray(topo.INNER_LIP_PAIRS)[:, 1]] = 0.0
+            w[other] = 0.0
+            self._corner_weights.append(w)
         chains = self.source[_PHILTRUM, :2]  # (chains, lip | ring | nose, 2)
         self._philtrum_bands = np.maximum(  # px: nose to ring, ring to lip
             np.stack([np.linalg.norm(chains[:, 1] - chains[:, 2], axis=1), np.linalg.norm(chains[:, 0] - chains[:, 1], axis=1)], axis=1),
@@ -550,14 +551,14 @@ class Retargeter:
         portraits. Each corner moves as a point at its place in the opening
         (measured along the lip pair next to it) moves as the lips close.
         """
-        for ring, pair in zip(_CORNERS, (0, -1), strict=True):
+        for ring, pair, weights in zip(_CORNERS, (0, -1), self._corner_weights, strict=True):
             gap = lower[pair, :2] - upper[pair, :2]
             length2 = float(gap @ gap)
             if length2 < 1e-6:
                 continue
             down = float((target[ring[0], :2] - upper[pair, :2]) @ gap) / length2
             move = (float(np.clip(down, 0.0, 1.0)) - share) * closing[pair]
-            target += self._corner_weights[ring[0]][:, None] * move
+            target += weights[:, None] * move
 
     def _philtrum_room(self, target: NDArray[np.float64], drop: NDArray[np.float64]) -> float:
         """The share (0..1) of an upper lip's ``drop`` (px, at its middle) the skin
@@ -678,7 +679,7 @@ class Retargeter:
         for k, (where, out, along) in enumerate(self._ribbon, start=1):
             laid[_LOWER_COLUMNS[:, k], :2] = _from_polyline(_lip_row(laid, k - 1), where, out * ratio[k - 1], along)
         _lay_columns(laid, _UNDER_LIP, self._under_steps, ratio[_RIBBON_ROWS:])
-        moved = np.unique(np.concatenate([_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel()] + [c[1:-1] for c in _UNDER_LIP]))
+        moved = _RIBBON_MOVED
         target[moved, :2] += self._ribbon_weight * (laid[moved, :2] - target[moved, :2])
 
 
