@@ -591,3 +591,35 @@ def test_an_open_lower_lip_closes_along_itself_without_folding(astronaut_landmar
     assert ((np.sign(areas(target)) != np.sign(areas(opened))) & lip).sum() == 0  # 30 before
     thick = np.linalg.norm(target[columns[:, 3], :2] - target[columns[:, 0], :2], axis=1)
     assert thick[len(thick) // 2] >= thick.max() - 0.01 * iod  # thickest in the middle: a crescent, not a V
+
+
+def test_crowded_rings_under_a_closing_lip_stay_a_thin_band(astronaut_landmarks):
+    """On photo_woman_surprised_01's shout the face mesh crowds the rings under
+    her lower lip into 6 px, and the skin under the lip is short (her jaw is
+    dropped less than her lip). Closing, that skin lengthens, and laid out down
+    the columns the crowded rings stretched as much as the skin round them: the
+    lip's edge and its shadow between them became a pink band under her closed
+    lip. The skin's edges now stretch alike, so the crowded band stays thin."""
+    lm = astronaut_landmarks
+    columns = np.asarray(topo.LOWER_LIP_COLUMNS)
+    iod = measures.eye_distance(lm)
+    opened = lm.copy()
+    across = np.linspace(-1.0, 1.0, len(columns))
+    for column, x in zip(columns, across):  # a U of lip over crowded rings; the jaw dropped half as far
+        drop = 0.45 * iod * (1.0 - 0.85 * x**2)
+        opened[column[:4], 1] += drop
+        opened[column[4:7], 1] = opened[column[3], 1] + 0.015 * iod * np.arange(1, 4)
+        opened[column[7:], 1] += 0.5 * drop
+    assert mouth_opening(opened) > 0.3
+    closed = apply_controls(lm, Controls(jaw=-mouth_opening(lm) / 0.32))
+    target = _settle(Retargeter(opened, apply_controls(lm, Controls(jaw=1.0))), closed).landmarks
+    assert mouth_opening(target) < 0.02
+    middle = columns[len(columns) // 2]
+
+    def span(face, a, b):
+        return float(np.linalg.norm(face[middle[b], :2] - face[middle[a], :2]))
+
+    crowded = span(target, 4, 6) / span(opened, 4, 6)
+    skin = span(target, 6, 8) / span(opened, 6, 8)
+    assert skin > 1.5  # the skin under the lip lengthens (2.4 times)
+    assert crowded < 0.9 * skin, (crowded, skin)  # 1.8 times; 2.4 times, as much as the skin, before

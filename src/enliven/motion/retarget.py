@@ -186,7 +186,55 @@ def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
 _LAID_OUT = _laid_out(_LOWER_COLUMNS)
 _UNDER_LIP = [column[_RIBBON_ROWS:] for column in _LAID_OUT]  # from the ring under the lip down
 # The points the ribbon places: its rows, and the skin under them down to the jaw's outline.
-_RIBBON_MOVED = np.unique(np.concatenate([_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel()] + [c[1:-1] for c in _UNDER_LIP]))
+_UNDER_FREE = np.unique(np.concatenate([c[1:-1] for c in _UNDER_LIP]))  # the skin (by :class:`_EvenStrain`)
+_RIBBON_MOVED = np.union1d(_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel(), _UNDER_FREE)
+_STRAIN_FLOOR = 0.01  # eye distances added to every edge's length under the lip (coincident points)
+_ORDER_GAP = 0.5  # px: a point of a column under the lip is kept at least this far past the one before
+
+class _EvenStrain:
+    """Places some landmarks (``free``) among the others, which stay, so that the
+    mesh's edges at them stretch alike: least squares of each edge's change
+    (as a vector) over its length in the portrait (``source``; ``floor`` px is
+    added to every length). A short edge changes little, so a sliver of the
+    mesh stays a sliver: laid out down the columns, where the leftover length
+    is shared by the bands' sizes, the crowded rings under a shouting lip
+    stretched as much as their neighbours, and the lip's edge and its shadow
+    between them became a pink band under her closed lip (the rings 2 px
+    apart in the portrait, 6 px in the target; over the same 0.4 eye distances
+    of her skin, the band 0-4 px outside her lip covered about 13 px)."""
+
+    def __init__(self, source: NDArray[np.float64], free: NDArray[np.intp], floor: float) -> None:
+        tris = np.asarray(topo.mesh_triangles(), np.intp)
+        edges = np.unique(np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [0, 2]]]), axis=1), axis=0)
+        is_free = np.zeros(len(source), bool)
+        is_free[free] = True
+        edges = edges[is_free[edges].any(axis=1)]
+        self.free = np.asarray(free, np.intp)
+        self.fixed = np.setdiff1d(np.unique(edges), self.free)
+        where = np.full(len(source), -1)
+        where[self.free] = np.arange(len(self.free))
+        where_fixed = np.full(len(source), -1)
+        where_fixed[self.fixed] = np.arange(len(self.fixed))
+        xy = np.asarray(source, np.float64)[:, :2]
+        a = np.zeros((len(self.free), len(self.free)))
+        b = np.zeros((len(self.free), len(self.fixed)))
+        for i, j in edges:
+            w = 1.0 / (float(np.sum((xy[i] - xy[j]) ** 2)) + floor**2)
+            for p, q in ((i, j), (j, i)):
+                if where[p] < 0:
+                    continue
+                a[where[p], where[p]] += w
+                if where[q] >= 0:
+                    a[where[p], where[q]] -= w
+                else:
+                    b[where[p], where_fixed[q]] += w
+        self._gain = np.linalg.solve(a, b)  # free moves = gain @ fixed moves
+        self._rest_free, self._rest_fixed = xy[self.free], xy[self.fixed]
+
+    def place(self, points: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(free, 2) positions of the free points among ``points``' others."""
+        return self._rest_free + self._gain @ (np.asarray(points)[self.fixed, :2] - self._rest_fixed)
+
 
 # How far a portrait may turn toward the side it hides, by its own yaw:
 # _REVEAL_FRONTAL - _REVEAL_PER_DEG * |yaw|, at least _REVEAL_MIN. Looked at on
@@ -273,7 +321,9 @@ class Retargeter:
         ]
         if min(float(out.min()) for _, out, _ in self._ribbon) <= 0.0:
             self._ribbon_weight = 0.0  # rows out of order (a tangled mesh): nothing to lay along
+        # The skin under it, between the ring under the lip and the jaw's outline.
         self._under_steps = [_along_steps(self.source, column) for column in _UNDER_LIP]
+        self._under_lip = _EvenStrain(self.source, _UNDER_FREE, _STRAIN_FLOOR * self.iod_source) if self._ribbon_weight > 0.0 else None
         corners = self.source[list(topo.MOUTH_CORNERS_OUTER), :2]
         across = corners[1] - corners[0]
         width = float(np.linalg.norm(across))
@@ -669,16 +719,20 @@ class Retargeter:
         in an average frame of ``talk_fast_01``, 15 with her corners closed,
         3 laid along the lip). Here each point of a row keeps where it lies
         along the row above it (which segment, how far along) and how far out
-        from it, that distance grown or shrunk with the driver's band; the
-        skin under the lip is then laid out down its columns to the jaw's
-        outline. Blended in by how open the portrait's mouth is (none of a
+        from it, that distance grown or shrunk with the driver's band. The
+        skin under the lip, between the ring under it and the jaw's outline,
+        is then placed so that its edges stretch alike (:class:`_EvenStrain`;
+        the driver's bands there are not used), each column's points kept in
+        order. Blended in by how open the portrait's mouth is (none of a
         mouth at rest), and not done where the portrait's rows are out of
         order (a tangled mesh).
         """
         laid = target.copy()
         for k, (where, out, along) in enumerate(self._ribbon, start=1):
             laid[_LOWER_COLUMNS[:, k], :2] = _from_polyline(_lip_row(laid, k - 1), where, out * ratio[k - 1], along)
-        _lay_columns(laid, _UNDER_LIP, self._under_steps, ratio[_RIBBON_ROWS:])
+        assert self._under_lip is not None
+        laid[_UNDER_FREE, :2] = self._under_lip.place(laid)
+        _keep_order(laid, _UNDER_LIP, self._under_steps)
         moved = _RIBBON_MOVED
         target[moved, :2] += self._ribbon_weight * (laid[moved, :2] - target[moved, :2])
 
@@ -714,6 +768,28 @@ def _lay_columns(
         rel = target[inner, :2] - start
         across = rel - np.outer(rel @ along, along)
         target[inner, :2] = start + np.outer(place[:-1], along) + across
+
+
+def _keep_order(points: NDArray[np.float64], columns: list[NDArray[np.intp]], src_steps: list[NDArray[np.float64]]) -> None:
+    """Move any point of a column that lies behind the one before it, along the
+    column's chord, to ``_ORDER_GAP`` past it, in place; a step that is shorter
+    (or doubles back) in the portrait (``src_steps``, :func:`_along_steps`) may
+    be as short as it is there."""
+    for column, steps in zip(columns, src_steps, strict=True):
+        start = points[column[0], :2]
+        chord = points[column[-1], :2] - start
+        length = float(np.linalg.norm(chord))
+        if length < 1e-6:
+            continue
+        along = chord / length
+        last = 0.0
+        for point, step in zip(column[1:-1], steps[:-1], strict=True):
+            s = float((points[point, :2] - start) @ along)
+            least = last + min(_ORDER_GAP, float(step))
+            if s < least:
+                points[point, :2] += (least - s) * along
+                s = least
+            last = s
 
 
 def _lip_row(points: NDArray[np.floating], k: int) -> NDArray[np.float64]:
