@@ -206,6 +206,36 @@ def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astrona
     assert green.sum() <= 2, green.sum()  # before: 10 at 384, 29 at 160
 
 
+def test_a_closing_open_mouth_meets_its_halves_through_blended_pixels(astronaut, astronaut_landmarks):
+    """Where a closing shout's two halves meet, the source jumps (her teeth
+    above, her tongue below). Redrawn one sample per pixel, that edge was a
+    staircase of hard steps; sampled twice per pixel side, most of its
+    pixels are a blend."""
+    lm = astronaut_landmarks
+    pairs = np.asarray(topo.INNER_LIP_PAIRS)
+    iod = float(np.linalg.norm(lm[33, :2] - lm[263, :2]))
+    shout = lm.copy()
+    below = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column})
+    shout[below, 1] += 0.3 * iod
+    right, left = topo.MOUTH_CORNERS_INNER
+    loop = [right, *pairs[:, 0], left, *pairs[::-1, 1]]
+    portrait = astronaut.copy()
+    cavity = np.zeros(portrait.shape[:2], np.uint8)
+    cv2.fillPoly(cavity, [np.round(shout[loop, :2]).astype(np.int32)], 1)
+    ys, xs = np.nonzero(cavity)
+    middle = (shout[pairs[:, 0], 1].mean() + shout[pairs[:, 1], 1].mean()) / 2
+    portrait[ys, xs] = np.where((ys < middle)[:, None], (255, 255, 255), (200, 0, 0))  # white teeth over a red tongue
+    r = Renderer(portrait, shout, RenderConfig(work_size=384, background=False, mouth_interior=False))
+    half = lm.copy()
+    half[pairs[:, 1], 1] = lm[pairs[:, 0], 1] + 0.1 * iod  # closing to a third of the shout
+    out = r.render(_target(shout, half)).astype(int)
+    white = out.min(axis=2) > 230
+    red = (out[..., 0] > 170) & (out[..., 1] < 30)
+    assert white.sum() > 50 and red.sum() > 50  # both halves show
+    steps = int((white[:-1] & red[1:]).sum())  # straight from teeth to tongue, no pixel between
+    assert steps <= 20, steps  # 36 one sample per pixel, 13 now
+
+
 def test_the_interior_is_matched_in_lab_keeping_teeth_near_neutral():
     from enliven.render.mouth import _lab as mouth_lab
     from enliven.render.mouth import match_interior

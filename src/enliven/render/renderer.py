@@ -36,6 +36,7 @@ ALPHA_LOW, ALPHA_HIGH = 0.05, 0.5  # person-mask values mapped to alpha 0 and 1
 # Source pixels between the two halves of the mouth strip above which the lip
 # line is drawn again at full resolution (:meth:`Renderer._redraw_lip_line`).
 LIP_JUMP_PX = 1.0
+_LIP_SUPERSAMPLE = 2  # samples per pixel side of that redraw
 # A portrait's lip gap (over eye distance) from which its own interior shows
 # above a drawn one (closed: 0.001-0.005 on the shared portraits; parted lips
 # 0.06-0.09; the astronaut's smile 0.115).
@@ -481,13 +482,30 @@ class Renderer:
         (x0, y0, x1, y1), local = boxed
         # Every face triangle competes for depth (a nose over the mouth stays
         # in front); only the lip line's pixels are written.
-        map_x, map_y, tid = rasterize_maps(local, source[:, :2], self._face_tris, self._face_bias, (x1 - x0, y1 - y0))
+        # At twice the resolution, each output pixel the mean of its four: the
+        # halves meet with a jump in the source, and sampled once per pixel
+        # that edge (a shout's teeth over her tongue) was a staircase of
+        # 1-2 px steps.
+        n = _LIP_SUPERSAMPLE
+        fine = local.copy()
+        fine[:, :2] = (local[:, :2] + 0.5) * n - 0.5
+        map_x, map_y, tid = rasterize_maps(fine, source[:, :2], self._face_tris, self._face_bias, ((x1 - x0) * n, (y1 - y0) * n))
         keep = np.isin(tid, self._lip_ids)
         if not keep.any():
             return
-        sample = cv2.remap(self._source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # A pixel the lip line touches takes the mean of all its samples on the
+        # face (those off the lip line too: the upsampled frame under it can
+        # hold the hidden cavity).
+        face = (tid >= 0).astype(np.float32)
+        sample = cv2.remap(self._source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        sample *= face[..., None]
+        size = (x1 - x0, y1 - y0)
+        touched = cv2.resize(keep.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.0
+        cover = cv2.resize(face, size, interpolation=cv2.INTER_AREA)
+        colour = cv2.resize(sample, size, interpolation=cv2.INTER_AREA) / np.maximum(cover, 1e-6)[..., None]
         region = out[y0:y1, x0:x1]
-        region[keep] = sample[keep]
+        a = cover[touched][:, None]
+        region[touched] = np.clip(region[touched] * (1.0 - a) + colour[touched] * a + 0.5, 0, 255).astype(np.uint8)
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         tri = self._mouth_tris
