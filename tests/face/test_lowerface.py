@@ -42,12 +42,12 @@ def test_rings_drawn_over_the_lip_beside_their_column_are_moved_off_it(astronaut
     skin's bands drew the lip's edge again under the lip."""
     import cv2
 
-    from enliven.face.lowerface import _in_order, _outer_lip_ring
+    from enliven.face.lowerface import _in_order
 
     lm = np.asarray(astronaut_landmarks, np.float64).copy()
     column = topo.LOWER_LIP_COLUMNS[1]  # (88, 89, 90, 91, 106, 194, 32, 140, 176)
     assert column[4] == 106
-    loop = lm[_outer_lip_ring(), :2].astype(np.float32)
+    loop = lm[topo.outer_lip_loop(), :2].astype(np.float32)
     # Onto the lip, just past its own column's outer edge, towards the mouth's middle.
     lm[106, :2] = lm[91, :2] + (6.0, 2.0)
     assert cv2.pointPolygonTest(loop, tuple(map(float, lm[106, :2])), True) > 1.0

@@ -177,6 +177,17 @@ def test_no_drawn_teeth_below_a_portraits_own(astronaut, astronaut_landmarks):
         assert out[below, x - 1 : x + 2].mean() < 90, (upper, out[below, x - 1 : x + 2].mean())
 
 
+def _shout(lm: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks of a shout (the lower lip and the skin under it dropped: a mouth
+    open 0.3 eye distances more) and its opening as a mask of ``shape``."""
+    shout = lm.copy()
+    below = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column})
+    shout[below, 1] += 0.3 * np.linalg.norm(lm[33, :2] - lm[263, :2])
+    cavity = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(cavity, [np.round(shout[topo.inner_lip_loop(), :2]).astype(np.int32)], 1)
+    return shout, cavity
+
+
 @pytest.mark.parametrize("work_size", [384, 160])
 def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astronaut_landmarks, work_size):
     """Upsampled from working resolution, the maps interpolated across the jump
@@ -184,14 +195,9 @@ def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astrona
     drew a dark, stair-stepped line of its cavity along the lips."""
     lm = astronaut_landmarks
     pairs = np.asarray(topo.INNER_LIP_PAIRS)
-    shout = lm.copy()  # the lower lip and the skin under it dropped: a mouth open 0.3 eye distances more
-    below = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column})
-    shout[below, 1] += 0.3 * np.linalg.norm(lm[33, :2] - lm[263, :2])
-    right, left = topo.MOUTH_CORNERS_INNER
-    loop = [right, *pairs[:, 0], left, *pairs[::-1, 1]]
+    shout, cavity = _shout(lm, astronaut.shape)
+    loop = topo.inner_lip_loop()
     portrait = astronaut.copy()
-    cavity = np.zeros(portrait.shape[:2], np.uint8)
-    cv2.fillPoly(cavity, [np.round(shout[loop, :2]).astype(np.int32)], 1)
     portrait[cv2.erode(cavity, np.ones((15, 15), np.uint8)) > 0] = (0, 255, 0)  # a green cavity, well inside the lips
     r = Renderer(portrait, shout, RenderConfig(work_size=work_size, background=False, mouth_interior=False))
     shut = lm.copy()
@@ -214,14 +220,8 @@ def test_a_closing_open_mouth_meets_its_halves_through_blended_pixels(astronaut,
     lm = astronaut_landmarks
     pairs = np.asarray(topo.INNER_LIP_PAIRS)
     iod = float(np.linalg.norm(lm[33, :2] - lm[263, :2]))
-    shout = lm.copy()
-    below = sorted({k for column in topo.LOWER_LIP_COLUMNS for k in column})
-    shout[below, 1] += 0.3 * iod
-    right, left = topo.MOUTH_CORNERS_INNER
-    loop = [right, *pairs[:, 0], left, *pairs[::-1, 1]]
+    shout, cavity = _shout(lm, astronaut.shape)
     portrait = astronaut.copy()
-    cavity = np.zeros(portrait.shape[:2], np.uint8)
-    cv2.fillPoly(cavity, [np.round(shout[loop, :2]).astype(np.int32)], 1)
     ys, xs = np.nonzero(cavity)
     middle = (shout[pairs[:, 0], 1].mean() + shout[pairs[:, 1], 1].mean()) / 2
     portrait[ys, xs] = np.where((ys < middle)[:, None], (255, 255, 255), (200, 0, 0))  # white teeth over a red tongue

@@ -53,14 +53,6 @@ def _in_order(s: NDArray[np.float64], tolerance: float) -> NDArray[np.bool_]:
     return keep
 
 
-def _outer_lip_ring() -> list[int]:
-    """The outer lip's edge as a closed loop: a corner, the upper lip, the other
-    corner, the lower lip back."""
-    a, b = topo.MOUTH_CORNERS_OUTER
-    pairs = topo.OUTER_LIP_PAIRS
-    return [a, *(up for up, _ in pairs), b, *(lo for _, lo in reversed(pairs))]
-
-
 def _on_lip(xy: NDArray[np.float64], lip: NDArray[np.float32]) -> NDArray[np.bool_]:
     """Which points of a column (the outer lip's own, first, excepted) lie inside
     the outer lip's loop by more than ``_ON_LIP`` px: skin rings drawn over the lip."""
@@ -76,7 +68,7 @@ def untangled_lower_face(landmarks: NDArray[np.floating]) -> NDArray[np.float32]
     eyes = [lm[list(corners), :2].mean(axis=0) for corners in (topo.RIGHT_EYE_CORNERS, topo.LEFT_EYE_CORNERS)]
     tolerance = _FOLD * float(np.linalg.norm(eyes[0] - eyes[1]))
     placed: set[int] = set()  # points an earlier column has settled (the rings share points)
-    lip = lm[_outer_lip_ring(), :2].astype(np.float32)
+    lip = lm[topo.outer_lip_loop(), :2].astype(np.float32)
     for column in topo.LOWER_LIP_COLUMNS:
         col = np.asarray(column[_OUTER_LIP:], np.intp)
         xy = lm[col, :2]

@@ -90,9 +90,13 @@ def eye_loop(pairs: tuple[tuple[int, int], ...], corners: tuple[int, int]) -> li
 
 def inner_lip_loop() -> list[int]:
     """Closed contour of the inner lips (the mouth opening)."""
-    left, right = MOUTH_CORNERS_INNER
-    return [left, *(u for u, _ in INNER_LIP_PAIRS), right,
-            *(lo for _, lo in reversed(INNER_LIP_PAIRS))]  # fmt: skip
+    return eye_loop(INNER_LIP_PAIRS, MOUTH_CORNERS_INNER)
+
+
+def outer_lip_loop() -> list[int]:
+    """Closed contour of the outer lips: a corner, the upper lip, the other
+    corner, the lower lip back."""
+    return eye_loop(OUTER_LIP_PAIRS, MOUTH_CORNERS_OUTER)
 
 
 def strip_triangles(

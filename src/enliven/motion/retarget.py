@@ -185,8 +185,8 @@ def _laid_out(columns: NDArray[np.intp]) -> list[NDArray[np.intp]]:
 
 _LAID_OUT = _laid_out(_LOWER_COLUMNS)
 _UNDER_LIP = [column[_RIBBON_ROWS:] for column in _LAID_OUT]  # from the ring under the lip down
-# The points the ribbon places: its rows, and the skin under them down to the jaw's outline.
 _UNDER_FREE = np.unique(np.concatenate([c[1:-1] for c in _UNDER_LIP]))  # the skin (by :class:`_EvenStrain`)
+# The points the ribbon places: its rows, and the skin under them down to the jaw's outline.
 _RIBBON_MOVED = np.union1d(_LOWER_COLUMNS[:, 1 : _RIBBON_ROWS + 1].ravel(), _UNDER_FREE)
 _STRAIN_FLOOR = 0.01  # eye distances added to every edge's length under the lip (coincident points)
 _ORDER_GAP = 0.5  # px: a point of a column under the lip is kept at least this far past the one before
