@@ -3,6 +3,7 @@
 The extended mesh is rasterised with a depth test at working resolution into a
 backward map, the map is upsampled, and the full-resolution portrait is sampled
 once with ``cv2.remap``. The person is composited over a still background plate,
+skin the warp stretches into streaks is blurred across them (``render.stretch``),
 the irises are moved as their own layer clipped by the lids, and a new mouth
 interior is blended in where the mouth opens wider than the portrait's.
 """
@@ -26,9 +27,10 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
-from enliven.render.mesh import EYE, FACE, MOUTH, build_mesh
+from enliven.render.mesh import EYE, FACE, HEAD, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.sampling import WorkGrid
+from enliven.render.stretch import soften, stretch_blur
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class RenderConfig:
     # tones: for cartoon and anime portraits, where a photo's teeth look pasted in).
     mouth_style: str = "driver"
     irises: bool = True  # move the irises as their own layer (gaze)
+    soften_stretch: bool = True  # blur skin a frame stretches into streaks (render.stretch)
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
@@ -99,6 +102,7 @@ class _Plan:
     shading: tuple[NDArray[np.float32], tuple[int, int, int, int]] | None = None
     clear: NDArray[np.bool_] | None = None  # alpha 0: the plate alone
     source: NDArray[np.float64] | None = None  # the frame's source vertices (the mouth's middle line moves)
+    blur: tuple[NDArray[np.float32], int, int] | None = None  # the blur stretched skin wants (Renderer._stretch_blur)
 
 
 class Renderer:
@@ -184,6 +188,8 @@ class Renderer:
         self._source, places = with_atlas(self.portrait, patches)
         self.portrait = self._source[:height]
         self._irises = [replace(iris, white_at=at) for iris, at in zip(self._irises, places, strict=True)]
+        # Skin and head, which a frame may stretch into streaks (render.stretch).
+        self._skin_ids = np.flatnonzero((kinds == FACE) | (kinds == HEAD))
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -271,7 +277,8 @@ class Renderer:
         # keeps the plate from adding a second share (a halo).
         alpha = np.clip((alpha - ALPHA_LOW) * (1.0 / (ALPHA_HIGH - ALPHA_LOW)), 0.0, 1.0)
         alpha[still & self._plate_differs] = 1.0
-        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading, alpha <= 0.0, source)
+        blur = self._stretch_blur(verts, source, tri_id, target.head.scale) if self.config.soften_stretch else None
+        return _Plan(target, verts, box, (map_x, map_y, alpha), tri_id, ~still, alpha < 1.0, shading, alpha <= 0.0, source, blur)
 
     def draw(self, plan: _Plan) -> NDArray[np.uint8]:
         """The second half of :meth:`render`: the frame from its maps."""
@@ -290,6 +297,8 @@ class Renderer:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
         composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
+        if plan.blur is not None:
+            self._soften(out, *plan.blur)
         if plan.source is not None and self._lip_jump(plan.source) > LIP_JUMP_PX:
             self._redraw_lip_line(out, plan.verts, plan.source)
         if plan.shading is not None:
@@ -330,6 +339,47 @@ class Renderer:
         ratio = cv2.remap(detail.ratio, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
         ratio[~inside] = 1.0
         return ratio, (int(x0), int(y0), int(x1), int(y1))
+
+    def _stretch_blur(
+        self, verts: NDArray[np.float64], source: NDArray[np.float64], tri_id: NDArray[np.int32], scale: float
+    ) -> tuple[NDArray[np.float32], int, int] | None:
+        """The blur (output px) that skin stretched into streaks wants
+        (:mod:`enliven.render.stretch`), per working pixel of a box round the
+        triangles that want some, and the box's corner (x, y; working px); None
+        where none does."""
+        skin = self.mesh.triangles[self._skin_ids]
+        wanted = stretch_blur(verts[:, :2], source[:, :2], skin, scale)
+        some = np.flatnonzero(wanted)
+        if not len(some):
+            return None
+        corners = self.grid.to_work(verts[skin[some].ravel(), :2])
+        wh, ww = tri_id.shape
+        x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 3, 0, (ww, wh))
+        x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 4, 0, (ww, wh))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        per_tri = np.zeros(len(self.mesh.triangles) + 1, np.float32)  # the last for pixels of no triangle
+        per_tri[self._skin_ids[some]] = wanted[some]
+        blur = per_tri[tri_id[y0:y1, x0:x1]]  # tri_id -1 takes the last
+        return cv2.GaussianBlur(blur, (0, 0), 1.0), int(x0), int(y0)  # no seams along triangle edges
+
+    def _soften(self, out: NDArray[np.uint8], blur: NDArray[np.float32], bx: int, by: int) -> None:
+        """Blur the output where ``blur`` (working px, from corner ``bx``, ``by``)
+        asks, in place; each patch of pixels that asks in a box of its own."""
+        n, _, stats, _ = cv2.connectedComponentsWithStats((blur > 0.05).view(np.uint8), connectivity=8)
+        h, w = out.shape[:2]
+        sx, sy = self.grid.scale_xy
+        for x, y, bw, bh, _area in stats[1:n]:
+            pad = int(math.ceil(3 * float(blur[y : y + bh, x : x + bw].max())))  # the Gaussians' reach
+            ox0, oy0 = max(int((bx + x) / sx) - pad, 0), max(int((by + y) / sy) - pad, 0)
+            ox1 = min(int(math.ceil((bx + x + bw) / sx)) + pad, w)
+            oy1 = min(int(math.ceil((by + y + bh) / sy)) + pad, h)
+            # The working map under the box, resampled at its output pixels.
+            map_x = ((np.arange(ox0, ox1) + 0.5) * sx - 0.5 - bx).astype(np.float32)
+            map_y = ((np.arange(oy0, oy1) + 0.5) * sy - 0.5 - by).astype(np.float32)
+            grid_x, grid_y = np.meshgrid(map_x, map_y)
+            sigma = cv2.remap(blur, grid_x, grid_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            soften(out[oy0:oy1, ox0:ox1], sigma)
 
     def _canon_to_portrait(self, canon_pts: NDArray[np.float64]) -> NDArray[np.float64]:
         """2x2 linear part of the similarity from canonical to portrait pixels."""
