@@ -209,9 +209,25 @@ def _outward(lm: NDArray[np.float64], pairs: tuple[tuple[int, int], ...], corner
 
 def lash_line_landmarks(rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
     """A copy of ``landmarks`` with each eye's lids moved out to their lid lines."""
-    grey = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
-    lab = cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 1.0).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     lm = np.asarray(landmarks, np.float64).copy()
+    # Only the eyes' part of the picture is looked at: a box round both, as far
+    # out as any search reaches (half an eye width past it, and more).
+    eyes = lm[[*topo.eye_loop(topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS), *topo.eye_loop(topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS)], :2]
+    reach = 0.5 * max(
+        float(np.linalg.norm(lm[topo.RIGHT_EYE_CORNERS[0], :2] - lm[topo.RIGHT_EYE_CORNERS[1], :2])),
+        float(np.linalg.norm(lm[topo.LEFT_EYE_CORNERS[0], :2] - lm[topo.LEFT_EYE_CORNERS[1], :2])),
+    ) + 8.0
+    h, w = rgb.shape[:2]
+    x0, y0 = np.clip(np.floor(eyes.min(axis=0) - reach).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(eyes.max(axis=0) + reach).astype(int) + 1, 0, (w, h))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return lm.astype(np.float32)
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    grey = cv2.GaussianBlur(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    lab = cv2.cvtColor(cv2.GaussianBlur(crop, (0, 0), 1.0).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    origin = np.array([x0, y0], np.float64)
+    lm[:, :2] -= origin
     _refine_eye(grey, lab, lm, topo.RIGHT_EYE_CORNERS, topo.RIGHT_EYE_PAIRS)
     _refine_eye(grey, lab, lm, topo.LEFT_EYE_CORNERS, topo.LEFT_EYE_PAIRS)
+    lm[:, :2] += origin
     return lm.astype(np.float32)
