@@ -11,15 +11,16 @@ and beyond). So:
   runs on past the corner (the lids and the skin round it go along);
 - each lid point moves away from the eye, along the lid's normal (near the
   corners it leans out along the eye), to the darkest line past a stretch of
-  the eye's white when that line is clearly darker, and at least a fixed share
-  of the eye's height, so that the lids' first band of skin belongs to the
-  eye's strip: a shut eye then shows lid skin and lashes, never eye.
+  the eye's white when that line is clearly darker; and at least a fixed share
+  of the eye's height (straight up or down where no line is found), so that
+  the lids' first band of skin belongs to the eye's strip: a shut eye then
+  shows lid skin and lashes, never eye.
 
 The white is told from skin by colour, not brightness alone (pale skin is as
-bright as a white). On the shared set's photos no corner moves and no lid
-point lands more than 1.6 px from where a search straight up or down put it
-(the Vermeer's far eye, in pale cracked paint: 7.4 px, its blink looks the
-same). The eye's look while open is unchanged (the strip maps onto itself).
+bright as a white). On the shared set's photos and paintings no corner moves
+and no lid point lands more than 0.9 px from where a search straight up or
+down put it (but the Vermeer's far eye, in pale cracked paint: 7.4 px; its
+blink looks the same). The eye's look while open is unchanged (the strip maps onto itself).
 User-given landmarks are left alone.
 """
 
@@ -53,11 +54,13 @@ def _push_lid(
     lm: NDArray[np.float64],
     lid: NDArray[np.intp],
     out: NDArray[np.float64],
+    away: NDArray[np.float64],
     height: float,
 ) -> None:
     """Move the ``lid`` points along ``out`` ((n, 2) unit vectors, away from
     the eye) to the lid line: a dark line past a stretch of the eye's
-    ``white`` (Lab; None: any bright stretch)."""
+    ``white`` (Lab; None: any bright stretch). Points that find none move
+    the least share along ``away``, the lid's one direction."""
     t = np.linspace(0.0, _SEARCH * height, _STEPS)
     shifts = np.zeros(len(lid))
     for k, i in enumerate(lid):
@@ -79,10 +82,11 @@ def _push_lid(
             if not _whitish(colour, white)[0]:
                 continue
         shifts[k] = t[j]
+    found = shifts > 0.0
     # One stray point (a dark brow hair, a shadow) must not bend the lid.
     shifts = np.minimum(shifts, np.median(shifts) + 0.1 * height)
     shifts = np.maximum(shifts, _MARGIN * height)
-    lm[lid, :2] += shifts[:, None] * out
+    lm[lid, :2] += shifts[:, None] * np.where(found[:, None], out, away[None, :])
 
 
 def _eye_white(lab: NDArray[np.float32], lm: NDArray[np.float64], corners: tuple[int, int], pairs: tuple[tuple[int, int], ...]) -> NDArray[np.float32] | None:
@@ -190,8 +194,8 @@ def _refine_eye(grey: NDArray[np.float32], lab: NDArray[np.float32], lm: NDArray
     white = _eye_white(lab, lm, corners, pairs)
     if white is not None:
         _widen_corners(lab, white, lm, corners, pairs)
-    _push_lid(grey, lab, white, lm, uppers, _outward(lm, pairs, corners, 0, up), height)
-    _push_lid(grey, lab, white, lm, lowers, _outward(lm, pairs, corners, 1, -up), height)
+    _push_lid(grey, lab, white, lm, uppers, _outward(lm, pairs, corners, 0, up), up, height)
+    _push_lid(grey, lab, white, lm, lowers, _outward(lm, pairs, corners, 1, -up), -up, height)
 
 
 def _outward(lm: NDArray[np.float64], pairs: tuple[tuple[int, int], ...], corners: tuple[int, int], side: int, away: NDArray[np.float64]) -> NDArray[np.float64]:
