@@ -190,6 +190,7 @@ class Renderer:
         self._irises = [replace(iris, white_at=at) for iris, at in zip(self._irises, places, strict=True)]
         # Skin and head, which a frame may stretch into streaks (render.stretch).
         self._skin_ids = np.flatnonzero((kinds == FACE) | (kinds == HEAD))
+        self._skin_tris = self.mesh.triangles[self._skin_ids]
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -347,7 +348,7 @@ class Renderer:
         (:mod:`enliven.render.stretch`), per working pixel of a box round the
         triangles that want some, and the box's corner (x, y; working px); None
         where none does."""
-        skin = self.mesh.triangles[self._skin_ids]
+        skin = self._skin_tris
         wanted = stretch_blur(verts[:, :2], source[:, :2], skin, scale)
         some = np.flatnonzero(wanted)
         if not len(some):

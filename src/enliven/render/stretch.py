@@ -80,8 +80,8 @@ def soften(region: NDArray[np.uint8], sigma: NDArray[np.float32]) -> None:
     Gaussian blurs of it at ``LEVELS``."""
     below_sigma = 0.0
     for level in LEVELS:
-        rows = np.flatnonzero((sigma > below_sigma).any(axis=1))
-        cols = np.flatnonzero((sigma > below_sigma).any(axis=0))
+        takes = sigma > below_sigma
+        rows, cols = np.flatnonzero(takes.any(axis=1)), np.flatnonzero(takes.any(axis=0))
         if not len(rows):
             break
         # Only the box of pixels that take this level, and the Gaussian's reach round it.
