@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from enliven.motion.controls import Controls, apply_controls
-from enliven.motion.measures import mouth_opening
+from enliven.motion.measures import eye_distance, mouth_opening
 from enliven.render.background import MediaPipeSegmenter
 from enliven.face import topology as topo
-from enliven.render.mesh import FRAME, N_RINGS, STILL_SCALE, build_mesh
+from enliven.render.mesh import FRAME, N_RINGS, OWN_BAND, STILL_SCALE, build_mesh
 from enliven.render.raster import rasterize
 from enliven.render.renderer import RenderConfig, Renderer
 
@@ -114,23 +114,39 @@ def test_the_depth_test_keeps_the_nearer_triangle():
         assert map_x[2, 2] == pytest.approx(102)  # the z=1 triangle, whatever the order
 
 
-def test_a_closing_mouth_shows_each_half_of_the_interior_unsquashed(astronaut_landmarks):
+def test_a_closing_mouth_keeps_a_band_at_each_lip_and_squashes_the_rest(astronaut_landmarks):
+    """Closing, each lip keeps up to ``own_band`` of the portrait's interior at
+    its own scale (its teeth) and the rest squashes between them; narrower than
+    two bands, each keeps half the gap. Each had kept its whole half: a shout's
+    tongue then rode up with the jaw at its own size and filled the opening."""
     lm = astronaut_landmarks
     opened = apply_controls(lm, Controls(jaw=1.0))
     mesh = build_mesh(opened, (512, 512))
-    closing = apply_controls(lm, Controls(jaw=0.3))
-    verts = mesh.target_vertices(_target(opened, closing, frames=1))
-    source = mesh.source_vertices(verts)
+    band = OWN_BAND * eye_distance(opened)
+    assert mesh.own_band == pytest.approx(band)
     pairs = np.asarray(topo.INNER_LIP_PAIRS)
     src_half = np.linalg.norm(opened[pairs[:, 1], :2] - opened[pairs[:, 0], :2], axis=1) / 2
-    tgt_half = np.linalg.norm(verts[pairs[:, 1], :2] - verts[pairs[:, 0], :2], axis=1) / 2
-    reach_up = np.linalg.norm(source[mesh.mid_up, :2] - opened[pairs[:, 0], :2], axis=1)
-    reach_low = np.linalg.norm(source[mesh.mid_low, :2] - opened[pairs[:, 1], :2], axis=1)
-    narrower = tgt_half < src_half - 1.0
-    assert narrower.sum() >= 5
-    # Each half reaches into the portrait's interior only as far as it is drawn.
-    np.testing.assert_allclose(reach_up[narrower], tgt_half[narrower], atol=0.5)
-    np.testing.assert_allclose(reach_low[narrower], tgt_half[narrower], atol=0.5)
+    regimes = np.zeros(2, int)
+    for jaw in (0.05, 0.6):
+        verts = mesh.target_vertices(_target(opened, apply_controls(lm, Controls(jaw=jaw)), frames=1))
+        source = mesh.source_vertices(verts)
+        gap = np.linalg.norm(verts[pairs[:, 1], :2] - verts[pairs[:, 0], :2], axis=1)
+        narrower = gap < 2 * src_half - 1.0
+        squashed = narrower & (gap > 2 * band + 0.5)
+        cut = narrower & (gap < 2 * band - 0.5)
+        regimes += squashed.sum(), cut.sum()
+        reach = np.where(squashed, band, gap / 2)
+        keep = squashed | cut
+        for row, lip in ((mesh.mid_up, pairs[:, 0]), (mesh.mid_low, pairs[:, 1])):
+            drawn = np.linalg.norm(verts[row, :2] - verts[lip, :2], axis=1)
+            sampled = np.linalg.norm(source[row, :2] - opened[lip, :2], axis=1)
+            # The band by each lip is drawn at its own scale ...
+            np.testing.assert_allclose(drawn[keep], reach[keep], atol=0.5)
+            np.testing.assert_allclose(sampled[keep], reach[keep], atol=0.5)
+        # ... and between the bands the rest of the interior shows, squashed.
+        middle = np.linalg.norm(source[mesh.mid_low, :2] - source[mesh.mid_up, :2], axis=1)
+        np.testing.assert_allclose(middle[squashed], 2 * src_half[squashed] - 2 * band, atol=0.5)
+    assert regimes.min() >= 3, regimes  # both ways of closing were tried
     # Opening wider than the portrait: both halves reach its middle, at their
     # own scale, and a band opens between them for the new interior.
     target = _target(opened, apply_controls(lm, Controls(jaw=2.0)), frames=1)

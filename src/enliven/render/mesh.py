@@ -40,6 +40,14 @@ STILL_SCALE = 2.6
 N_RINGS = len(RING_SCALES) + 1  # the moving rings and the still one
 FAR = 1e4  # depth of the fixed frame: behind everything
 _INNER_PAIRS = np.asarray(topo.INNER_LIP_PAIRS)  # (upper, lower) inner-lip landmarks
+# How much of a portrait's open mouth (over the outer eye-corner distance, about
+# 90 mm) each lip keeps at its own scale while the mouth closes: about 5 mm, what
+# an open mouth shows of its upper teeth (0.05 on the shouting photo). The rest
+# of the interior squashes. Each lip had kept its whole half: a shout's tongue
+# (photo_woman_surprised_01) then rode up with the jaw at its own size and
+# filled a half-open mouth, which the tracker read as lip. Portraits opened
+# less than two bands (every other shared one) close as before.
+OWN_BAND = 0.06
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class ExtendedMesh:
     mid_up: NDArray[np.intp]  # the mouth strip's middle rows: the upper half's ...
     mid_low: NDArray[np.intp]  # ... and the lower half's (apart where the mouth opens wider than the portrait's)
     crown_weight: NDArray[np.float64]  # (V,) share of a measured crown move a vertex takes
+    own_band: float = np.inf  # portrait pixels of its interior each lip keeps at its own scale while closing
 
     @property
     def n_vertices(self) -> int:
@@ -104,19 +113,32 @@ class ExtendedMesh:
         """Where the mouth strip's two middle rows sit, per lip pair, as shares of
         the way from the upper inner lip to the lower one.
 
-        Up to the portrait's own opening both sit halfway (see
-        :meth:`source_vertices`). Wider, each lip keeps its own half of the
+        Wider than the portrait's opening, each lip keeps its own half of the
         portrait's interior at its own scale (the teeth a smile shows stay the
         size they are, the upper ones with the upper lip, the lower ones with
         the jaw) and a middle band between the rows opens for the new
         interior: stretched over the whole opening, a smile's teeth had
-        become tall grey bars.
+        become tall grey bars. Narrower, see :meth:`_own_reach`.
+        """
+        gap_tgt = np.linalg.norm(lower[:, :2] - upper[:, :2], axis=1)
+        reach = self._own_reach(gap_tgt / scale)
+        f = np.where(gap_tgt > 1e-9, reach * scale / np.maximum(gap_tgt, 1e-9), 0.5)
+        return f, 1.0 - f
+
+    def _own_reach(self, gap: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per lip pair, how far (portrait pixels) from each inner lip the
+        portrait's interior keeps its own scale, for a target ``gap`` in portrait
+        pixels.
+
+        Opening wider than the portrait: each lip's half. Closing: each lip keeps
+        up to ``own_band`` (its teeth) and the interior between the bands
+        squashes into what is left; narrower still than two bands, each lip
+        keeps half the gap and the middle is hidden.
         """
         src = self.vertices
         half_src = np.linalg.norm(src[_INNER_PAIRS[:, 1], :2] - src[_INNER_PAIRS[:, 0], :2], axis=1) / 2.0
-        gap_tgt = np.linalg.norm(lower[:, :2] - upper[:, :2], axis=1)
-        f = np.minimum(0.5, half_src * scale / np.maximum(gap_tgt, 1e-9))
-        return f, 1.0 - f
+        band = np.minimum(half_src, self.own_band)
+        return np.where(gap >= 2.0 * half_src, half_src, np.where(gap >= 2.0 * band, band, gap / 2.0))
 
     def mouth_shares(self, target_vertices: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
         """(V,) for the mouth strip's vertices, their share of the way from the
@@ -136,11 +158,12 @@ class ExtendedMesh:
         The mouth strip is split along its middle. Where the target mouth is
         less open than the portrait's, each half samples the portrait's interior
         at its own scale next to its own lip (upper teeth stay with the upper
-        lip, the tongue and lower teeth with the jaw) and the middle is hidden,
-        instead of squashing the whole interior. Where it opens wider, each
-        half shows its lip's half of the portrait's interior at its own scale
-        and the band between them (:meth:`_mouth_rows`) samples the portrait's
-        middle line; the renderer draws the new interior there.
+        lip, lower teeth with the jaw), up to :attr:`own_band`; between the
+        halves the rest of the portrait's interior squashes, and when the gap
+        is narrower than the two bands the middle is hidden. Where it opens
+        wider, each half shows its lip's half of the portrait's interior at its
+        own scale and the band between them (:meth:`_mouth_rows`) samples the
+        portrait's middle line; the renderer draws the new interior there.
         ``scale`` is the head's scale (target pixels per portrait pixel).
         """
         src = self.vertices
@@ -148,8 +171,8 @@ class ExtendedMesh:
         gap = lower - upper
         half_src = np.linalg.norm(gap, axis=1) / 2.0
         tgt = target_vertices
-        half_tgt = np.linalg.norm(tgt[_INNER_PAIRS[:, 1], :2] - tgt[_INNER_PAIRS[:, 0], :2], axis=1) / (2.0 * scale)
-        reach = np.minimum(half_src, half_tgt)
+        gap_tgt = np.linalg.norm(tgt[_INNER_PAIRS[:, 1], :2] - tgt[_INNER_PAIRS[:, 0], :2], axis=1) / scale
+        reach = self._own_reach(gap_tgt)
         unit = gap / np.maximum(2.0 * half_src, 1e-9)[:, None]
         out = src.copy()
         out[self.mid_up, :2] = upper + unit * reach[:, None]
@@ -296,7 +319,7 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     follow_all = np.concatenate([np.ones(n), follow_arr, np.zeros(n_oval + 4), np.ones(2 * n_pairs)])
     anchor_all = np.concatenate([np.arange(n), anchor_arr, np.full(n_oval + 4 + 2 * n_pairs, -1)]).astype(np.int32)
     crown_all = np.concatenate([np.zeros(n), crown_arr, np.zeros(n_oval + 4 + 2 * n_pairs)])
-    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all, mid_up, mid_low, crown_all)
+    return ExtendedMesh(vertices, triangles, kind_arr, bias, follow_all, anchor_all, mid_up, mid_low, crown_all, OWN_BAND * iod)
 
 
 def _between(centre: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]) -> bool:
