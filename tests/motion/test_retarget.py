@@ -623,3 +623,25 @@ def test_crowded_rings_under_a_closing_lip_stay_a_thin_band(astronaut_landmarks)
     skin = span(target, 6, 8) / span(opened, 6, 8)
     assert skin > 1.5  # the skin under the lip lengthens (2.4 times)
     assert crowded < 0.9 * skin, (crowded, skin)  # 1.8 times; 2.4 times, as much as the skin, before
+
+
+def test_a_two_frame_lip_closure_in_fast_speech_closes_the_mouth(astronaut_landmarks):
+    """Fast speech opens the mouth and shuts it for a 'p' or an 'm' for two
+    frames at 30 fps (talk_expressive_01 frames 54-58: 0.22, then 0.00).
+    With the lips' speed estimate smoothed at 1 Hz the cutoff rose too late,
+    and the target was still 0.09 open on the first shut frame there (0.31-0.38
+    of the way here); at 6 Hz, 0.04 there and 0.10 here."""
+    lm = astronaut_landmarks
+    fps = 30.0
+    jaw = [0.0] * 15 + [0.5, 1.0, 1.0, 1.0, 0.0, 0.0] * 4  # syllables at 5 Hz, shut at once
+    frames = [apply_controls(lm, Controls(jaw=j)) for j in jaw]
+    rest, wide = mouth_opening(lm), mouth_opening(frames[16])
+    for cutoff, closes in ((1.0, False), (RetargetConfig().lips_speed_cutoff_hz, True)):
+        r = Retargeter(lm, lm, RetargetConfig(lips_speed_cutoff_hz=cutoff))
+        gaps = np.array([mouth_opening(r.step(_obs(f), k / fps).landmarks) for k, f in enumerate(frames)])
+        shut = np.array(jaw) == 0.0
+        shut[:15] = False
+        worst = (gaps[shut].reshape(-1, 2)[:, 0] - rest) / (wide - rest)  # each closure's first frame
+        opened = (gaps[np.array(jaw) == 1.0][2:] - rest) / (wide - rest)
+        assert (worst.max() < 0.25) == closes, (cutoff, worst)
+        assert opened.min() > 0.75  # and it opens as far

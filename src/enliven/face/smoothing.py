@@ -25,18 +25,19 @@ class OneEuroFilter:
     min_cutoff_hz : cutoff at rest; lower removes more jitter. Scalar or an array
         broadcastable to the signal (per-landmark cutoffs).
     beta : how fast the cutoff rises with speed (per unit of the signal per second).
-    d_cutoff_hz : cutoff of the speed estimate.
+    d_cutoff_hz : cutoff of the speed estimate; scalar or per element, like
+        ``min_cutoff_hz``.
     """
 
     def __init__(
         self,
         min_cutoff_hz: float | NDArray[np.float64] = 1.0,
         beta: float | NDArray[np.float64] = 0.05,
-        d_cutoff_hz: float = 1.0,
+        d_cutoff_hz: float | NDArray[np.float64] = 1.0,
     ) -> None:
         self.min_cutoff_hz = np.asarray(min_cutoff_hz, dtype=np.float64)
         self.beta = np.asarray(beta, dtype=np.float64)
-        self.d_cutoff_hz = d_cutoff_hz
+        self.d_cutoff_hz = np.asarray(d_cutoff_hz, dtype=np.float64)
         self._x: NDArray[np.float64] | None = None
         self._dx: NDArray[np.float64] | None = None
 

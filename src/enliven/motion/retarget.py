@@ -54,6 +54,12 @@ class RetargetConfig:
     smooth_min_cutoff_hz: float = 1.5  # One-Euro cutoff at rest (jitter removal)
     smooth_beta: float = 8.0  # One-Euro speed coefficient, per eye distance per second
     lips_min_cutoff_hz: float = 4.0  # lips and lids follow fast motion with no lag
+    # Cutoff of the lips' and lids' speed estimate (One-Euro's d_cutoff), about
+    # the syllable rate. At 1 Hz (the rest of the face's) the speed, and with it
+    # the cutoff, rose too late for a 'p' or an 'm' shut for two frames: the
+    # target was still 0.09 open on the first (talk_expressive_01 frame 56,
+    # driver 0.002 after 0.22), 0.04 at 6 Hz.
+    lips_speed_cutoff_hz: float = 6.0
     # The head's pose: at 1.5 Hz it lagged the driver by about a frame and a half
     # (pitch r, driver vs re-tracked output, peaked one frame late); at 4 Hz its
     # frame-to-frame jitter stays under half the driver's tracked pose jitter.
@@ -71,7 +77,7 @@ class RetargetConfig:
                 raise ConfigError(f"{name} must be in [0, 2], got {value}")
         if not 1.0 <= self.max_eye_ratio <= 3.0:
             raise ConfigError(f"max_eye_ratio must be in [1, 3], got {self.max_eye_ratio}")
-        for name in ("smooth_min_cutoff_hz", "lips_min_cutoff_hz", "pose_min_cutoff_hz"):
+        for name in ("smooth_min_cutoff_hz", "lips_min_cutoff_hz", "lips_speed_cutoff_hz", "pose_min_cutoff_hz"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         if self.hold_s < 0 or self.ease_s <= 0:
@@ -289,7 +295,9 @@ class Retargeter:
         self._gain = np.clip(gain, 0.0, 2.0)[:, None]
         cutoff = np.full((topo.N_LANDMARKS, 1), cfg.smooth_min_cutoff_hz)
         cutoff[list(_FAST_POINTS)] = cfg.lips_min_cutoff_hz
-        self._shape_filter = OneEuroFilter(cutoff, cfg.smooth_beta)
+        speed_cutoff = np.full((topo.N_LANDMARKS, 1), 1.0)
+        speed_cutoff[list(_FAST_POINTS)] = cfg.lips_speed_cutoff_hz
+        self._shape_filter = OneEuroFilter(cutoff, cfg.smooth_beta, speed_cutoff)
         self._pose_filter = OneEuroFilter(cfg.pose_min_cutoff_hz, cfg.smooth_beta)
         self._src_eye_half = {
             side: self._half_gaps(self.source, pairs)
