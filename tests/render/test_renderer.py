@@ -228,6 +228,30 @@ def test_a_closing_open_mouth_never_shows_the_cavity_it_hides(astronaut, astrona
     assert green.sum() <= 2, green.sum()  # before: 10 at 384, 29 at 160
 
 
+def test_no_cavity_flecks_beside_a_closed_shouts_lip_line(astronaut, astronaut_landmarks):
+    """The lip line was redrawn from full-resolution maps only where the lips'
+    triangles fall; the pixels beside it kept the upsampled maps, which
+    interpolate across the hidden cavity: single dark flecks along a closed
+    shout's lips (photo_woman_surprised_01, pout_kiss_01 frame 0). Here the
+    cavity is green up to 3 px from the lips, at a coarse working grid."""
+    lm = astronaut_landmarks
+    pairs = np.asarray(topo.INNER_LIP_PAIRS)
+    shout, cavity = _shout(lm, astronaut.shape)
+    loop = topo.inner_lip_loop()
+    portrait = astronaut.copy()
+    portrait[cv2.erode(cavity, np.ones((7, 7), np.uint8)) > 0] = (0, 255, 0)
+    r = Renderer(portrait, shout, RenderConfig(work_size=160, background=False, mouth_interior=False))
+    shut = lm.copy()
+    shut[pairs[:, 1]] = shut[pairs[:, 0]]
+    target = _target(shout, shut)
+    out = r.render(target).astype(int)
+    x0, y0 = np.floor(target.landmarks[loop, :2].min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(target.landmarks[loop, :2].max(axis=0)).astype(int) + 4
+    box = out[y0:y1, x0:x1]
+    green = (box[..., 1] - np.maximum(box[..., 0], box[..., 2])) > 30
+    assert green.sum() <= 4, green.sum()  # 15 with the lip line's own pixels alone redrawn, 2 now
+
+
 def test_a_closing_open_mouth_meets_its_halves_through_blended_pixels(astronaut, astronaut_landmarks):
     """Where a closing shout's two halves meet, the source jumps (her teeth
     above, her tongue below). Redrawn one sample per pixel, that edge was a

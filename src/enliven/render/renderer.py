@@ -553,6 +553,10 @@ class Renderer:
         size = (x1 - x0, y1 - y0)
         touched = cv2.resize(keep.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.0
         cover = cv2.resize(face, size, interpolation=cv2.INTER_AREA)
+        # And the pixels beside it: the upsampled maps interpolate across the
+        # jump there too, and left dark single-pixel flecks along a closed
+        # shout's lips (photo_woman_surprised_01, pout_kiss_01 frame 0).
+        touched = cv2.dilate(touched.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & (cover > 0.0)
         colour = cv2.resize(sample, size, interpolation=cv2.INTER_AREA) / np.maximum(cover, 1e-6)[..., None]
         region = out[y0:y1, x0:x1]
         a = cover[touched][:, None]
