@@ -295,7 +295,7 @@ class Retargeter:
         self._gain = np.clip(gain, 0.0, 2.0)[:, None]
         cutoff = np.full((topo.N_LANDMARKS, 1), cfg.smooth_min_cutoff_hz)
         cutoff[list(_FAST_POINTS)] = cfg.lips_min_cutoff_hz
-        speed_cutoff = np.full((topo.N_LANDMARKS, 1), 1.0)
+        speed_cutoff = np.full((topo.N_LANDMARKS, 1), 1.0)  # the rest: One-Euro's usual 1 Hz
         speed_cutoff[list(_FAST_POINTS)] = cfg.lips_speed_cutoff_hz
         self._shape_filter = OneEuroFilter(cutoff, cfg.smooth_beta, speed_cutoff)
         self._pose_filter = OneEuroFilter(cfg.pose_min_cutoff_hz, cfg.smooth_beta)
