@@ -45,6 +45,7 @@ SELF_METRICS = {  # field -> (title, higher is better)
 FLICKER_TOLERANCE = (0.10, 0.05)  # within 10% of static's value, or 0.05 levels
 NO_SIGNAL = "—"
 LAG_MIN_R = 0.5  # a lip lag is reported only where the mouths correlate this well
+LEVEL_R = 0.005  # pairs whose r differ by less are level (the same at two decimals)
 
 
 @dataclass
@@ -299,6 +300,10 @@ def cross_tables(rows: list[CrossRow]) -> list[str]:
         + ", ".join(f"{SIGNAL_TITLES[n]} {used[n]}" for n in SIGNALS)
         + f" (of {len(pairs)}).",
         "",
+    ]
+    if any(r.method == "point-warp" for r in rows):
+        lines += paired_table(rows)
+    lines += [
         "### Identity and stability",
         "",
     ]
@@ -324,6 +329,67 @@ def cross_tables(rows: list[CrossRow]) -> list[str]:
         body,
     )
     return lines
+
+
+def paired(rows: list[CrossRow], name: str) -> list[float]:
+    """Enliven's r minus point-warp's, per pair where both have one."""
+    by = {(r.portrait, r.clip, r.method): r.r.get(name) for r in rows}
+    return [
+        by[(p, c, "enliven")] - by[(p, c, "point-warp")]
+        for (p, c, m) in sorted(by)
+        if m == "enliven"
+        and by.get((p, c, "enliven")) is not None
+        and by.get((p, c, "point-warp")) is not None
+    ]
+
+
+def paired_table(rows: list[CrossRow]) -> list[str]:
+    """Enliven against point-warp pair by pair: how often ahead, level, behind,
+    and whether the differences could be chance (Wilcoxon signed-rank test)."""
+    from scipy.stats import wilcoxon
+
+    body = []
+    for name in SIGNALS:
+        d = np.array(paired(rows, name))
+        if not d.size:
+            continue
+        ahead, behind = int((d >= LEVEL_R).sum()), int((d <= -LEVEL_R).sum())
+        p = float(wilcoxon(d).pvalue) if np.any(d != 0) and d.size >= 6 else math.nan
+        body.append(
+            [
+                SIGNAL_TITLES[name],
+                str(d.size),
+                str(ahead),
+                str(d.size - ahead - behind),
+                str(behind),
+                f"{np.mean(d):+.4f}",
+                f"{np.median(d):+.4f}",
+                fmt(p, 3),
+            ]
+        )
+    if not body:
+        return []
+    return [
+        "### Enliven against point-warp, pair by pair",
+        "",
+        f"Per pair, Enliven's r minus point-warp's; level: within {LEVEL_R}. "
+        "p: two-sided Wilcoxon signed-rank test of the differences (under "
+        "0.05: unlikely to be chance; — under 6 pairs).",
+        "",
+        *table(
+            [
+                "signal",
+                "pairs",
+                "ahead",
+                "level",
+                "behind",
+                "mean difference",
+                "median difference",
+                "p",
+            ],
+            body,
+        ),
+    ]
 
 
 def cross_detail(rows: list[CrossRow]) -> list[str]:
@@ -467,6 +533,7 @@ def motion_checks(
             summary,
             list(SIGNALS),
             True,
+            rows,
         )
     )
     return checks
@@ -591,7 +658,11 @@ def flicker_check(mine: list[CrossRow]) -> tuple[str, str, str, bool | None]:
 
 
 def beats_check(
-    what: str, summary: dict, keys: list[str], higher: bool
+    what: str,
+    summary: dict,
+    keys: list[str],
+    higher: bool,
+    rows: list[CrossRow] | None = None,
 ) -> tuple[str, str, str, bool | None]:
     e, p = summary.get("enliven"), summary.get("point-warp")
     if e is None or p is None:
@@ -605,8 +676,12 @@ def beats_check(
     ]
     # The unrounded medians too: where both round to the same two decimals the
     # verdict is a coin flip, and the table should say how close it was.
+    # With the rows, how the pairs split too: a median lost by a hair while as
+    # many pairs are ahead as behind is a tie, not a defeat.
     titles = [
-        f"{SIGNAL_TITLES.get(k) or SELF_METRICS[k][0]} ({e[k]:.4f} vs {p[k]:.4f})"
+        f"{SIGNAL_TITLES.get(k) or SELF_METRICS[k][0]} ({e[k]:.4f} vs {p[k]:.4f}"
+        + (split(paired(rows, k)) if rows else "")
+        + ")"
         for k in lost
     ]
     return (
@@ -615,6 +690,13 @@ def beats_check(
         "all" if not lost else "not on: " + ", ".join(titles),
         not lost,
     )
+
+
+def split(d: list[float]) -> str:
+    """'; pairs a ahead / b behind' for per-pair differences of r."""
+    ahead = sum(1 for x in d if x >= LEVEL_R)
+    behind = sum(1 for x in d if x <= -LEVEL_R)
+    return f"; pairs {ahead} ahead, {len(d) - ahead - behind} level, {behind} behind"
 
 
 def self_check(rows: list[SelfRow]) -> tuple[str, str, str, bool | None]:

@@ -101,3 +101,31 @@ def test_open_shut_distances_pair_a_wide_open_mouth_with_shut_ones_at_the_same_p
     del desc[3]  # not sampled
     # Only (wide, shut): the turned one is another pose, the lost one has no face.
     assert open_shut_distances(desc, seq) == [np.linalg.norm(desc[0] - desc[1])]
+
+
+def _r_row(method, clip, r):
+    from quality_metrics import SIGNALS
+    from quality_report import CrossRow
+
+    return CrossRow("p", clip, method, [], {n: r if n == "roll" else None for n in SIGNALS}, None, 1.0, 0.0, 0.0, 0)
+
+
+def test_pair_by_pair_comparison_counts_ahead_level_behind_and_tests_chance():
+    from quality_report import beats_check, cross_summary, paired_table
+
+    # Ten pairs: Enliven ahead by 0.02 on six, level on two, behind by 0.01 on two.
+    diffs = [0.02] * 6 + [0.001, -0.002] + [-0.01] * 2
+    rows = []
+    for k, d in enumerate(diffs):
+        rows += [_r_row("point-warp", f"c{k}", 0.9), _r_row("enliven", f"c{k}", 0.9 + d)]
+    lines = paired_table(rows)
+    line = next(x for x in lines if x.startswith("| roll"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:5] == ["10", "6", "2", "2"]
+    assert float(cells[-1]) < 0.2  # mostly ahead
+    # Swap the methods: the median is lost, and the verdict says how the pairs split.
+    for r in rows:
+        r.method = {"enliven": "point-warp", "point-warp": "enliven"}[r.method]
+    _, _, measured, met = beats_check("x", cross_summary(rows), ["roll"], True, rows)
+    assert met is False
+    assert measured.endswith("pairs 2 ahead, 2 level, 6 behind)")
