@@ -343,6 +343,13 @@ def paired(rows: list[CrossRow], name: str) -> list[float]:
     ]
 
 
+def ahead_level_behind(d: list[float]) -> tuple[int, int, int]:
+    """How many per-pair differences of r are ahead, level (within LEVEL_R), behind."""
+    ahead = sum(1 for x in d if x >= LEVEL_R)
+    behind = sum(1 for x in d if x <= -LEVEL_R)
+    return ahead, len(d) - ahead - behind, behind
+
+
 def paired_table(rows: list[CrossRow]) -> list[str]:
     """Enliven against point-warp pair by pair: how often ahead, level, behind,
     and whether the differences could be chance (Wilcoxon signed-rank test)."""
@@ -353,15 +360,12 @@ def paired_table(rows: list[CrossRow]) -> list[str]:
         d = np.array(paired(rows, name))
         if not d.size:
             continue
-        ahead, behind = int((d >= LEVEL_R).sum()), int((d <= -LEVEL_R).sum())
         p = float(wilcoxon(d).pvalue) if np.any(d != 0) and d.size >= 6 else math.nan
         body.append(
             [
                 SIGNAL_TITLES[name],
                 str(d.size),
-                str(ahead),
-                str(d.size - ahead - behind),
-                str(behind),
+                *map(str, ahead_level_behind(d.tolist())),
                 f"{np.mean(d):+.4f}",
                 f"{np.median(d):+.4f}",
                 fmt(p, 3),
@@ -693,10 +697,9 @@ def beats_check(
 
 
 def split(d: list[float]) -> str:
-    """'; pairs a ahead / b behind' for per-pair differences of r."""
-    ahead = sum(1 for x in d if x >= LEVEL_R)
-    behind = sum(1 for x in d if x <= -LEVEL_R)
-    return f"; pairs {ahead} ahead, {len(d) - ahead - behind} level, {behind} behind"
+    """'; pairs a ahead, l level, b behind' for per-pair differences of r."""
+    ahead, level, behind = ahead_level_behind(d)
+    return f"; pairs {ahead} ahead, {level} level, {behind} behind"
 
 
 def self_check(rows: list[SelfRow]) -> tuple[str, str, str, bool | None]:
