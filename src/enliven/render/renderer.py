@@ -1,7 +1,8 @@
 """Rendering: a portrait and a target shape in, one output frame out.
 
 The extended mesh is rasterised with a depth test at working resolution into a
-backward map, the map is upsampled, and the full-resolution portrait is sampled
+backward map (a big turn's stretch first spread over the side of the face,
+``render.relax``), the map is upsampled, and the full-resolution portrait is sampled
 once with ``cv2.remap``. The person is composited over a still background plate,
 skin the warp stretches into streaks is blurred across them (``render.stretch``),
 the irises are moved as their own layer clipped by the lids, and a new mouth
@@ -28,6 +29,7 @@ from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strand
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, FACE, HEAD, MOUTH, build_mesh
+from enliven.render.relax import StretchRelaxer
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.sampling import WorkGrid
 from enliven.render.stretch import soften, stretch_blur
@@ -66,6 +68,7 @@ class RenderConfig:
     mouth_style: str = "driver"
     irises: bool = True  # move the irises as their own layer (gaze)
     soften_stretch: bool = True  # blur skin a frame stretches into streaks (render.stretch)
+    relax_stretch: bool = True  # spread a big turn's stretch over the side of the face (render.relax)
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
@@ -128,6 +131,7 @@ class Renderer:
         height, width = portrait.shape[:2]
         self.size_wh = (width, height)
         self.mesh = build_mesh(self.landmarks, self.size_wh)
+        self._relax = StretchRelaxer(self.mesh) if self.config.relax_stretch else None
         self.grid = WorkGrid.make(self.size_wh, self.config.work_size)
         self.scale = self.grid.scale
         self.iod = eye_distance(self.landmarks)
@@ -251,6 +255,8 @@ class Renderer:
     def plan(self, target: TargetShape) -> _Plan:
         """The first half of :meth:`render`: the maps of one frame."""
         verts = self.mesh.target_vertices(target)
+        if self._relax is not None:
+            verts = self._relax(verts, target.head)
         grid = self.grid
         work = verts.copy()
         work[:, :2] = grid.to_work(verts[:, :2])
