@@ -36,6 +36,13 @@ BAND_RINGS = 4  # rings of landmarks inside the face outline that may move (the 
 # face's edge (0.2 px apart on the astronaut), and any turn "stretches" them
 # tens of times without there being a texture to streak.
 MIN_EDGE = 0.02
+# The near side of a turn is where the outline, which faces sideways in the
+# portrait, turns toward the camera: from NEAR_FROM of its outward direction
+# pointing at the camera (about 3 degrees of turn), wholly from NEAR_FROM +
+# NEAR_RAMP (about 15). Elsewhere edges ask for nothing and the outline is held
+# (weight PIN, in the edges' units of 1/px^2).
+NEAR_FROM, NEAR_RAMP = 0.05, 0.2
+PIN = 10.0
 
 
 def _features() -> set[int]:
@@ -103,7 +110,16 @@ class StretchRelaxer:
             shape=(len(self.edges), len(self.free)),
         ).tocsr()
         self._dt = d.T.tocsr()
-        self._solve = spla.factorized((self._dt @ d).tocsc())
+        self._normal = (self._dt @ d).tocsc()
+        # The outline's points, their outward directions in the picture, and for
+        # each end of an edge the outline point nearest to it.
+        self._oval = oval
+        out = src[oval] - src[oval].mean(axis=0)
+        self._outward = np.column_stack([out / np.linalg.norm(out, axis=1, keepdims=True), np.zeros(len(oval))])
+        movable = col[oval] >= 0
+        self._movable = movable
+        self._outline = col[oval[movable]]
+        self._nearest = np.argmin(np.linalg.norm(src[self.edges][:, :, None, :] - src[oval][None, None], axis=3), axis=2)
 
     def ratios(self, target_xy: NDArray[np.floating], scale: float) -> NDArray[np.float64]:
         """(E,) each edge of :attr:`edges` drawn over its portrait length, over the head's ``scale``."""
@@ -129,27 +145,42 @@ class StretchRelaxer:
         t = target_xy[:, :2]
         turn = self.turn_ratios(head)
         over = (turn > CAP) & self._asks
-        if over.any():
-            # Only skin facing the camera: a triangle turned over lies in a fold
-            # behind the far cheek, where the depth test hides it.
-            s, p = self._src[self._tris], t[self._tris]
-            turned = _cross(s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]) * _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) <= 0
-            hidden = self._tri_edges[turned].ravel()
-            over[hidden[hidden >= 0]] = False
         if not over.any():
+            return target_xy
+        # The near side only (see NEAR_FROM). On the far side the outline is the
+        # silhouette: moved out, it crossed the squeezed strip beyond it
+        # (Vermeer's girl, turned 32 degrees, at her far eye), and the slivers
+        # the turn stretches along it are too narrow to streak.
+        facing = -(self._outward @ np.asarray(head.rotation).T)[:, 2]  # depth grows away from the camera
+        near = np.clip((facing - NEAR_FROM) / NEAR_RAMP, 0.0, 1.0)
+        gate = np.where(over, near[self._nearest].min(axis=1), 0.0)
+        # Only skin facing the camera: a triangle turned over lies in a fold,
+        # where the depth test hides it.
+        s, p = self._src[self._tris], t[self._tris]
+        turned = _cross(s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]) * _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) <= 0
+        hidden = self._tri_edges[turned].ravel()
+        gate[hidden[hidden >= 0]] = 0.0
+        if not gate.any():
             return target_xy
         a, b = self.edges[:, 0], self.edges[:, 1]
         # Each edge as drawn, shortened by what easing the turn's stretch takes off.
-        want = np.where(over, (CAP + KEEP * (turn - CAP)) / np.maximum(turn, 1e-9), 1.0)
+        eased = (CAP + KEEP * (turn - CAP)) / np.maximum(turn, 1e-9)
+        want = 1.0 - gate * (1.0 - eased)
         rhs = (t[a] - t[b]) * want[:, None]
         # Fixed ends go to the right-hand side.
         fa, fb = self._col[a] < 0, self._col[b] < 0
         rhs[fa] -= t[a[fa]]
         rhs[fb] += t[b[fb]]
         rhs *= self._w[:, None]
+        pin = PIN * (1.0 - near[self._movable])
+        lhs = self._normal + sp.csc_matrix((pin, (self._outline, self._outline)), shape=self._normal.shape)
+        solve = spla.factorized(lhs)
+        held = t[self._oval[self._movable]]
         out = target_xy.copy()
         for k in range(2):
-            out[self.free, k] = self._solve(self._dt @ rhs[:, k])
+            extra = np.zeros(len(self.free))
+            extra[self._outline] = pin * held[:, k]
+            out[self.free, k] = solve(self._dt @ rhs[:, k] + extra)
         return out
 
 
