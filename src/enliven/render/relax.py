@@ -36,12 +36,13 @@ BAND_RINGS = 4  # rings of landmarks inside the face outline that may move (the 
 # face's edge (0.2 px apart on the astronaut), and any turn "stretches" them
 # tens of times without there being a texture to streak.
 MIN_EDGE = 0.02
-# The near side of a turn is where the outline, which faces sideways in the
+# The near side of a big turn is where the outline, which faces sideways in the
 # portrait, turns toward the camera: from NEAR_FROM of its outward direction
-# pointing at the camera (about 3 degrees of turn), wholly from NEAR_FROM +
-# NEAR_RAMP (about 15). Elsewhere edges ask for nothing and the outline is held
-# (weight PIN, in the edges' units of 1/px^2).
-NEAR_FROM, NEAR_RAMP = 0.05, 0.2
+# pointing at the camera (10 degrees of turn), wholly from NEAR_FROM + NEAR_RAMP
+# (20). Elsewhere edges ask for nothing and the outline is held (weight PIN, in
+# the edges' units of 1/px^2). Below 10 degrees the moves were under a pixel
+# (0.005 eye distances on talk_fast_01) and only stirred the tracker's readings.
+NEAR_FROM, NEAR_RAMP = 0.17, 0.17
 PIN = 10.0
 
 
