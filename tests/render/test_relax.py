@@ -65,3 +65,11 @@ def test_a_big_turn_needs_less_softening_with_the_stretch_spread(astronaut, astr
         assert plan.blur is not None
         wanted[on] = float(plan.blur[0].sum())
     assert wanted[True] < 0.7 * wanted[False]
+
+
+def test_a_small_turn_is_left_exactly_alone(astronaut, astronaut_landmarks):
+    # Six degrees already stretch the foreshortened edges at the face's side past
+    # the cap, but moving them would shift points by under a pixel.
+    mesh, relaxer, target, verts = _setup(astronaut, astronaut_landmarks, Controls(yaw=6, smile=0.5))
+    assert relaxer.turn_ratios(target.head)[relaxer._asks].max() > relax.CAP
+    assert relaxer(verts, target.head) is verts

@@ -8,7 +8,8 @@ cheek and temple). A chin raised 40 degrees does the same to the neck. The warp
 already blurs such skin along the stretch; :func:`soften` blurs it across as
 well, in the output, so it comes out smooth instead of grained. It cannot bring
 back what the portrait never showed: where hair hangs over the face's edge, the
-streaks become a soft smudge of hair.
+streaks become a soft smudge of hair. :mod:`enliven.render.relax` first spreads
+a turn's stretch over the side of the face, so less of it is left to soften.
 """
 
 from __future__ import annotations
