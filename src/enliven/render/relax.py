@@ -3,14 +3,16 @@
 Turned 40 degrees, a frontal portrait's near cheek is seen square on, but the
 portrait holds its outer part foreshortened in a thin band at the face's edge.
 A warp that follows the landmarks exactly pulls that band out two to three
-times wider than it is, into streaks, while the cheek beside it barely
-stretches (``painting_old_woman_01`` x ``head_turn_big_01`` frame 190: grey
-bars of hair across the temple). :class:`StretchRelaxer` moves the landmarks
-of the face's outer band, its outline included, so that edges stretched past
-``CAP`` give some of their stretch to the cheek beside them and to the hair
-beyond the outline: the side of the head keeps its width, and its texture is
-magnified evenly instead of streaked. Eyes, brows, lips and the head's rings
-never move; a frame with no edge past ``CAP`` is left exactly as it is.
+times wider than it is, into streaks, while the cheek beside it stretches far
+less (``painting_old_woman_01`` x ``head_turn_big_01`` frame 190: grey
+bars of hair across the temple). :class:`StretchRelaxer` moves the outer four
+rings of the face's landmarks, its outline included, so that edges the head's
+pose stretches past ``CAP`` give some of their stretch to the cheek beside them
+and to the hair beyond the outline: the side of the head keeps its width, and
+its texture is magnified evenly instead of streaked. It acts only on the near
+side of a turn of 10 degrees or more; eyes, brows, lips and the head's rings
+never move, and a frame it does not act on is left exactly as it is. Cost on
+the 2-core machine: 0.04 ms a frame when it does nothing, 0.6 ms at 45 degrees.
 """
 
 from __future__ import annotations
