@@ -68,7 +68,8 @@ class StretchRelaxer:
     head ring are springs: a least-squares fit of the free landmarks' positions
     to each edge's wanted vector, weighted by one over its portrait length (what
     shows is how much an edge stretches, not by how many pixels). The system's
-    matrix does not change, so it is factorised once.
+    matrix is built once; per frame only the outline's hold (its diagonal)
+    changes, and it is factorised again on frames the fit acts on.
     """
 
     def __init__(self, mesh: ExtendedMesh) -> None:

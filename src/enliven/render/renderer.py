@@ -29,8 +29,8 @@ from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strand
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
 from enliven.render.mesh import EYE, FACE, HEAD, MOUTH, build_mesh
-from enliven.render.relax import StretchRelaxer
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
+from enliven.render.relax import StretchRelaxer
 from enliven.render.sampling import WorkGrid
 from enliven.render.stretch import soften, stretch_blur
 
