@@ -194,6 +194,13 @@ class ExtendedMesh:
         return out
 
 
+def ring_vertices(k: int) -> NDArray[np.intp]:
+    """The vertex indices of ring ``k`` (0: the first round the face oval, up to
+    ``N_RINGS - 1``: the still one), one per oval landmark, in the oval's order."""
+    n_oval = len(topo.FACE_OVAL)
+    return topo.N_LANDMARKS + k * n_oval + np.arange(n_oval)
+
+
 def _ray_limit(centre: NDArray[np.float64], direction: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]) -> float:
     """Distance along ``direction`` from ``centre`` to the rectangle [lo, hi]."""
     t = np.inf
@@ -262,7 +269,6 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     corners = np.array([[lo[0], lo[1], FAR], [hi[0], lo[1], FAR], [hi[0], hi[1], FAR], [lo[0], hi[1], FAR]])
     mid = (lm[_INNER_PAIRS[:, 0]] + lm[_INNER_PAIRS[:, 1]]) / 2.0
     vertices = np.vstack([lm, ring_xyz, frame_xyz, corners, mid, mid])
-    ring_start = n
     frame_start = n + N_RINGS * n_oval
     corner_start = frame_start + n_oval
     n_pairs = len(_INNER_PAIRS)
@@ -290,7 +296,7 @@ def build_mesh(landmarks: NDArray[np.floating], size_wh: tuple[int, int]) -> Ext
     middle = tuple(zip(mid_up.tolist(), mid_low.tolist(), strict=True))
     add(topo.strip_triangles(topo.MOUTH_CORNERS_INNER, middle), MOUTH)
     # Strips between the oval and the rings, and the still ring and the frame.
-    loops = [oval_idx] + [ring_start + k * n_oval + np.arange(n_oval) for k in range(N_RINGS)]
+    loops = [oval_idx] + [ring_vertices(k) for k in range(N_RINGS)]
     loops.append(frame_start + np.arange(n_oval))
     for k, (a, b) in enumerate(zip(loops[:-1], loops[1:])):
         quads = []

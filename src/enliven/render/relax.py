@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from enliven.face import topology as topo
 from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import HeadMotion
-from enliven.render.mesh import HEAD, ExtendedMesh
+from enliven.render.mesh import HEAD, ExtendedMesh, ring_vertices
 
 # An edge drawn more than CAP times its portrait length (over the head's scale)
 # asks to be drawn at CAP plus KEEP of the excess; the band's other edges take up
@@ -75,7 +75,7 @@ class StretchRelaxer:
     def __init__(self, mesh: ExtendedMesh) -> None:
         n = topo.N_MESH
         oval = np.asarray(topo.FACE_OVAL)
-        first_ring = topo.N_LANDMARKS + np.arange(len(oval))  # as laid out by build_mesh
+        first_ring = ring_vertices(0)
         strip = (mesh.kinds == HEAD) & np.isin(mesh.triangles, np.concatenate([oval, first_ring])).all(axis=1)
         self._tris = np.vstack([topo.mesh_triangles(), mesh.triangles[strip]]).astype(np.intp)
         tri_edges = np.sort(np.stack([self._tris[:, [0, 1]], self._tris[:, [1, 2]], self._tris[:, [2, 0]]], axis=1), axis=2)
