@@ -63,3 +63,32 @@ def test_the_renderer_draws_the_crease_onto_the_portrait(astronaut, astronaut_la
     darker = still[y - 1 : y + 2, x - 1 : x + 2].astype(float).mean() - creased[y - 1 : y + 2, x - 1 : x + 2].astype(float).mean()
     assert darker > 2.0  # the crease shows
     assert psnr(creased, astronaut) > 30  # and nothing else moved much
+
+
+def _tongue_over_chin(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """A tongue-red blob over the chin below the lower lip, and its centre."""
+    out = rgb.copy()
+    lip, chin = landmarks[17, :2], landmarks[152, :2]  # lower lip's middle, chin tip
+    centre = tuple(int(v) for v in (lip + 0.45 * (chin - lip)))
+    axes = (int(0.25 * np.linalg.norm(landmarks[61, :2] - landmarks[291, :2])), int(0.2 * np.linalg.norm(chin - lip)))
+    cv2.ellipse(out, centre, axes, 0, 0, 360, (190, 70, 85), -1, cv2.LINE_AA)
+    return out, centre
+
+
+def test_a_tongue_over_the_chin_is_not_read_as_creases_or_flow(astronaut, astronaut_landmarks):
+    """Tongue or lip over skin is not skin detail: no darkening, no flow there."""
+    tracker = DetailTracker(astronaut_landmarks, astronaut)
+    covered, _ = _tongue_over_chin(astronaut, astronaut_landmarks)
+    field = tracker.measure(astronaut_landmarks, covered)
+    assert field is not None
+    pts = field.canon_pts
+    lip, chin = pts[17], pts[152]
+    for f in (0.25, 0.45, 0.65):  # down the blob, its edges included
+        x, y = np.round(lip + f * (chin - lip)).astype(int)
+        assert abs(field.ratio[y, x] - 1.0) < 0.01
+        assert np.abs(field.flow[y, x]).max() < 0.1
+    # A grey crease elsewhere in the same frame still comes through.
+    creased = _crease(covered, astronaut_landmarks)
+    field = DetailTracker(astronaut_landmarks, astronaut).measure(astronaut_landmarks, creased)
+    mid = np.round((pts[117] + pts[205]) / 2).astype(int)
+    assert field.ratio[mid[1], mid[0]] < 0.97

@@ -12,10 +12,13 @@ that of the current frame is what the landmarks did not explain:
   reference's at the same skin point, which carries creases and wrinkles.
 
 Both are masked to the skin (eyes and the mouth opening have layers of their
-own), clamped, faded out as the head turns away from the reference pose (the
-canonical warp stops being faithful there), smoothed in time, and scaled by
-``strength`` (``--detail``). The renderer applies them to the portrait in the
-same canonical frame.
+own) and to where that skin still shows: where the current frame is redder
+than the reference at the same point, lip or tongue has slid over it (a tongue
+stuck out over the chin, a lip past the mesh's outline), and its colour and
+shadow there are not creases. They are clamped, faded out as the head turns
+away from the reference pose (the canonical warp stops being faithful there),
+smoothed in time, and scaled by ``strength`` (``--detail``). The renderer
+applies them to the portrait in the same canonical frame.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ _WIDE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
 _FLOW_SIGMA = 3.0  # canonical px: the flow is smoothed over this
 _FADE_DEG = (12.0, 30.0)  # detail fades from full to none between these head turns
 _SMOOTH = 0.5  # weight of the new frame in the temporal average
+# Lab a* rise (8-bit units, after the frame's median rise is taken off) over
+# which skin is taken as covered, ramped between these. On the shared clips lip
+# and tongue over the chin read 6-15, and 99% of skin stays under 3; the lid's
+# fold under a lowered brow and hair at the face's edge cross 4 too, and lose
+# their detail with it.
+_COVERED_RISE = (3.0, 6.0)
+_COVERED_GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,8 @@ class DetailTracker:
         self._triangles = topo.mesh_triangles()
         self._target = np.column_stack([self.canon_pts, np.zeros(len(self.canon_pts))])
         self._mask = _skin_mask(self.canon_pts, self._triangles)
-        self._ref = self._canonical(reference_rgb, self.reference)
+        self._ref, ref_red = self._canonical(reference_rgb, self.reference)
+        self._ref_red = cv2.GaussianBlur(ref_red, (0, 0), _SHADE_SIGMA)
         self._ref_shade = cv2.GaussianBlur(self._ref, (0, 0), _SHADE_SIGMA)
         # Edges of the reference (glasses rims, brow and lip lines) misregister
         # by a pixel now and then, which a ratio reads as a crease: trust the
@@ -144,12 +155,27 @@ class DetailTracker:
         self._grid = np.mgrid[0:CANON, 0:CANON].astype(np.float32)  # (y, x) of each pixel
         self._last: DetailField | None = None
 
-    def _canonical(self, rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Grey canonical image of a frame: its face mesh warped onto canon_pts."""
+    def _canonical(
+        self, rgb: NDArray[np.uint8], landmarks: NDArray[np.floating]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Canonical grey and Lab a* (redness) of a frame: its face mesh warped onto canon_pts."""
         pts = np.asarray(landmarks, np.float64)[:, :2]
         map_x, map_y, _ = rasterize_maps(self._target, pts, self._triangles, np.zeros(len(self._triangles), np.float32), (CANON, CANON))
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        return cv2.remap(grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        canon = cv2.remap(np.ascontiguousarray(rgb), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        grey = cv2.cvtColor(canon, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        red = cv2.cvtColor(canon, cv2.COLOR_RGB2LAB)[..., 1].astype(np.float32)
+        return grey, red
+
+    def _covered(self, red: NDArray[np.float32], flow: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray[np.float32]:
+        """0..1 where the reference's skin is covered now (lip or tongue over it)."""
+        gy, gx = self._grid
+        ref_red = cv2.remap(self._ref_red, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        rise = cv2.GaussianBlur(red, (0, 0), _SHADE_SIGMA) - ref_red
+        rise -= np.median(rise[skin])  # white balance and exposure drift
+        lo, hi = _COVERED_RISE
+        covered = np.clip((rise - lo) / (hi - lo), 0.0, 1.0)
+        # Grown and feathered: the shadow and the flow's smoothing reach past it.
+        return cv2.GaussianBlur(cv2.dilate(covered, _COVERED_GROW), (0, 0), 2.0)
 
     def _fade(self, landmarks: NDArray[np.floating]) -> float:
         angle = rotation_angle_deg(fit_stable(self.reference, np.asarray(landmarks, np.float64)).rotation)
@@ -166,7 +192,7 @@ class DetailTracker:
             field = DetailField(self._last.flow * 0.8, 1.0 + (self._last.ratio - 1.0) * 0.8, self.canon_pts)
             self._last = field
             return field
-        current = self._canonical(rgb, landmarks)
+        current, red = self._canonical(rgb, landmarks)
         flow = self._dis.calc(current.astype(np.uint8), self._ref.astype(np.uint8), None)
         flow = cv2.GaussianBlur(flow, (0, 0), _FLOW_SIGMA)
         skin = self._mask > 0.5
@@ -188,7 +214,7 @@ class DetailTracker:
         smooth = self._smooth_skin / (1.0 + (_gradient(shade) / _MOVED_EDGE) ** 2)
         ratio = np.clip(1.0 + change * smooth, *_RATIO_RANGE)
         gain = self.strength * self._fade(landmarks)
-        weight = self._mask * gain
+        weight = self._mask * gain * (1.0 - self._covered(red, flow, skin))
         flow *= weight[..., None]
         ratio = 1.0 + (ratio - 1.0) * weight
         if self._last is not None:
