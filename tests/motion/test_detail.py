@@ -92,3 +92,43 @@ def test_a_tongue_over_the_chin_is_not_read_as_creases_or_flow(astronaut, astron
     field = DetailTracker(astronaut_landmarks, astronaut).measure(astronaut_landmarks, creased)
     mid = np.round((pts[117] + pts[205]) / 2).astype(int)
     assert field.ratio[mid[1], mid[0]] < 0.97
+
+
+def _rim(rgb: np.ndarray, landmarks: np.ndarray, shadow: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A soft dark glasses rim under the right eye (as a webcam sees one), with
+    or without a soft shadow below it (as when the head tips and the frame's
+    shadow falls on the cheek); and the shadow's middle in the image."""
+    width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
+    rim = [landmarks[i, :2] + (0.0, 0.45 * width) for i in (33, 145, 133)]
+    below = [p + (0.0, 0.4 * width) for p in rim]
+    dark = np.zeros(rgb.shape[:2], np.float32)
+    cv2.polylines(dark, [np.round(rim).astype(np.int32)], False, 0.7, 7, cv2.LINE_AA)
+    dark = cv2.GaussianBlur(dark, (0, 0), 3.5)
+    if shadow:
+        band = np.zeros(rgb.shape[:2], np.float32)
+        cv2.polylines(band, [np.round(below).astype(np.int32)], False, 0.3, 4, cv2.LINE_AA)
+        dark = np.maximum(dark, cv2.GaussianBlur(band, (0, 0), 1.5))
+    return np.clip(rgb * (1.0 - dark[..., None]), 0, 255).astype(np.uint8), below[1]
+
+
+def test_shading_beside_a_glasses_rim_is_not_a_crease(astronaut, astronaut_landmarks):
+    """The shadow a rim casts as the head tips read as an arc of crease under the eye."""
+    reference, _ = _rim(astronaut, astronaut_landmarks, shadow=False)
+    current, at = _rim(astronaut, astronaut_landmarks, shadow=True)
+    field = DetailTracker(astronaut_landmarks, reference).measure(astronaut_landmarks, current)
+    assert field is not None
+    # The shadow's middle, in canonical px (the same affine map as the landmarks).
+    pts, lm = field.canon_pts, astronaut_landmarks[:, :2]
+    scale = np.linalg.norm(pts[33] - pts[133]) / np.linalg.norm(lm[33] - lm[133])
+    x, y = np.round(pts[145] + (at - lm[145]) * scale).astype(int)
+    assert field.ratio[y - 2 : y + 3, x - 4 : x + 5].min() > 0.97
+    # The same soft band on plain cheek, far from any dark line, still reads as a crease.
+    cheek = astronaut.copy()
+    band = np.zeros(astronaut.shape[:2], np.float32)
+    a, b = astronaut_landmarks[117, :2], astronaut_landmarks[205, :2]
+    cv2.line(band, tuple(int(v) for v in a), tuple(int(v) for v in b), 1.0, 4, cv2.LINE_AA)
+    band = cv2.GaussianBlur(band, (0, 0), 1.5)
+    cheek = np.clip(cheek * (1.0 - 0.3 * band[..., None]), 0, 255).astype(np.uint8)
+    field = DetailTracker(astronaut_landmarks, astronaut).measure(astronaut_landmarks, cheek)
+    mid = np.round((pts[117] + pts[205]) / 2).astype(int)
+    assert field.ratio[mid[1], mid[0]] < 0.97

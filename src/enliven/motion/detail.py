@@ -49,6 +49,9 @@ _STRONG_EDGE = 20.0  # grey levels/px: glasses rims, hair strands
 _DENSITY_BOX = 9  # canonical px over which strong edges are counted
 _DENSE = 0.12  # share of strong-edge pixels above which a region is clutter
 _WIDE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
+_LINE_WIDTH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # dark lines up to this wide
+_DARK_LINE = 15.0  # grey levels below their surroundings at which the ratio halves
+_BESIDE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far beside them
 _FLOW_SIGMA = 3.0  # canonical px: the flow is smoothed over this
 _FADE_DEG = (12.0, 30.0)  # detail fades from full to none between these head turns
 _SMOOTH = 0.5  # weight of the new frame in the temporal average
@@ -151,6 +154,12 @@ class DetailTracker:
         density = cv2.blur((gradient > _STRONG_EDGE).astype(np.float32), (_DENSITY_BOX, _DENSITY_BOX))
         clutter = cv2.dilate((density > _DENSE).astype(np.uint8), _WIDE)
         self._smooth_skin[clutter > 0] = 0.0
+        # Thin dark lines of the reference (a glasses rim, brows, lid and lip
+        # lines) are dark between their edges too, and a rim's shadow lies
+        # beside it: as a rim slides, the ratio read an arc of "crease" under
+        # the eyes. No ratio on or beside them.
+        lines = cv2.morphologyEx(self._ref_shade, cv2.MORPH_BLACKHAT, _LINE_WIDTH)
+        self._smooth_skin /= 1.0 + (cv2.dilate(lines, _BESIDE) / _DARK_LINE) ** 2
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._grid = np.mgrid[0:CANON, 0:CANON].astype(np.float32)  # (y, x) of each pixel
         self._last: DetailField | None = None
