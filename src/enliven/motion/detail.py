@@ -57,9 +57,9 @@ _FADE_DEG = (12.0, 30.0)  # detail fades from full to none between these head tu
 _SMOOTH = 0.5  # weight of the new frame in the temporal average
 # Lab a* rise (8-bit units, after the frame's median rise is taken off) over
 # which skin is taken as covered, ramped between these. On the shared clips lip
-# and tongue over the chin read 6-15, and 99% of skin stays under 3; the lid's
-# fold under a lowered brow and hair at the face's edge cross 4 too, and lose
-# their detail with it.
+# and tongue over the chin read 6-15, and on the median frame 96-99.7% of the
+# skin stays under 3; the lid's fold under a lowered brow, a beard's edge and
+# hair at the face's edge cross 4 too, and lose their detail with it.
 _COVERED_RISE = (3.0, 6.0)
 _COVERED_GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 
