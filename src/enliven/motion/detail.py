@@ -139,8 +139,9 @@ class DetailTracker:
         self._target = np.column_stack([self.canon_pts, np.zeros(len(self.canon_pts))])
         self._mask = _skin_mask(self.canon_pts, self._triangles)
         self._ref, ref_red = self._canonical(reference_rgb, self.reference)
-        self._ref_red = cv2.GaussianBlur(ref_red, (0, 0), _SHADE_SIGMA)
         self._ref_shade = cv2.GaussianBlur(self._ref, (0, 0), _SHADE_SIGMA)
+        # Shade and redness side by side: one remap samples both through the flow.
+        self._ref_layers = np.dstack([self._ref_shade, cv2.GaussianBlur(ref_red, (0, 0), _SHADE_SIGMA)])
         # Edges of the reference (glasses rims, brow and lip lines) misregister
         # by a pixel now and then, which a ratio reads as a crease: trust the
         # ratio on smooth skin, where creases appear.
@@ -175,10 +176,10 @@ class DetailTracker:
         red = cv2.cvtColor(canon, cv2.COLOR_RGB2LAB)[..., 1].astype(np.float32)
         return grey, red
 
-    def _covered(self, red: NDArray[np.float32], flow: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray[np.float32]:
-        """0..1 where the reference's skin is covered now (lip or tongue over it)."""
-        gy, gx = self._grid
-        ref_red = cv2.remap(self._ref_red, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    @staticmethod
+    def _covered(red: NDArray[np.float32], ref_red: NDArray[np.float32], skin: NDArray[np.bool_]) -> NDArray[np.float32]:
+        """0..1 where the reference's skin (redness ``ref_red``, sampled through
+        the flow) is covered now (lip or tongue over it)."""
         rise = cv2.GaussianBlur(red, (0, 0), _SHADE_SIGMA) - ref_red
         rise -= np.median(rise[skin])  # white balance and exposure drift
         lo, hi = _COVERED_RISE
@@ -208,9 +209,10 @@ class DetailTracker:
         flow -= np.median(flow[skin], axis=0)  # a common shift is landmark jitter
         norm = np.sqrt((flow * flow).sum(axis=2, keepdims=True))
         flow *= np.minimum(1.0, _FLOW_LIMIT / np.maximum(norm, 1e-6))
-        # Shading at the same skin point: the reference sampled through the flow.
+        # Shading and redness at the same skin point: the reference sampled through the flow.
         gy, gx = self._grid
-        ref_here = cv2.remap(self._ref_shade, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        at = cv2.remap(self._ref_layers, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ref_here, ref_red = at[..., 0], at[..., 1]
         shade = cv2.GaussianBlur(current, (0, 0), _SHADE_SIGMA)
         ratio = (shade + 8.0) / (ref_here + 8.0)
         # Keep local shading change (creases); broad change is light or exposure.
@@ -223,7 +225,7 @@ class DetailTracker:
         smooth = self._smooth_skin / (1.0 + (_gradient(shade) / _MOVED_EDGE) ** 2)
         ratio = np.clip(1.0 + change * smooth, *_RATIO_RANGE)
         gain = self.strength * self._fade(landmarks)
-        weight = self._mask * gain * (1.0 - self._covered(red, flow, skin))
+        weight = self._mask * gain * (1.0 - self._covered(red, ref_red, skin))
         flow *= weight[..., None]
         ratio = 1.0 + (ratio - 1.0) * weight
         if self._last is not None:
