@@ -31,6 +31,7 @@ from enliven.render.composite import composite
 from enliven.render.mesh import EYE, FACE, HEAD, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.relax import StretchRelaxer
+from enliven.render import seam as lip_seam
 from enliven.render.sampling import WorkGrid
 from enliven.render.stretch import soften, stretch_blur
 
@@ -48,6 +49,7 @@ _OWN_INTERIOR = 0.03
 
 
 MOUTH_STYLES = ("driver", "drawn")
+_INNER = np.asarray(topo.INNER_LIP_PAIRS)  # (upper, lower) inner-lip landmarks
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RenderConfig:
     irises: bool = True  # move the irises as their own layer (gaze)
     soften_stretch: bool = True  # blur skin a frame stretches into streaks (render.stretch)
     relax_stretch: bool = True  # spread a big turn's stretch over the side of the face (render.relax)
+    lip_seam: bool = True  # draw the driver's seam where an open portrait mouth closes (render.seam)
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
@@ -308,6 +311,8 @@ class Renderer:
             self._soften(out, *plan.blur)
         if plan.source is not None and self._lip_jump(plan.source) > LIP_JUMP_PX:
             self._redraw_lip_line(out, plan.verts, plan.source)
+            if self.config.lip_seam:
+                self._draw_seam(out, plan.verts, plan.source, plan.target)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
@@ -567,6 +572,21 @@ class Renderer:
         region = out[y0:y1, x0:x1]
         a = cover[touched][:, None]
         region[touched] = np.clip(region[touched] * (1.0 - a) + colour[touched] * a + 0.5, 0, 255).astype(np.uint8)
+
+    def _draw_seam(self, out: NDArray[np.uint8], verts: NDArray[np.float64], source: NDArray[np.float64], target: TargetShape) -> None:
+        """Draw the driver's lip seam (:mod:`enliven.render.seam`) where the
+        strip's halves meet over the portrait's hidden opening and the target's
+        lips touch."""
+        hidden = np.linalg.norm(source[self.mesh.mid_low, :2] - source[self.mesh.mid_up, :2], axis=1)
+        lips = verts[: topo.N_LANDMARKS]
+        gap = np.linalg.norm(lips[_INNER[:, 1], :2] - lips[_INNER[:, 0], :2], axis=1)
+        unit = lip_seam.UNIT * self.iod * target.head.scale
+        weight = np.clip((hidden - LIP_JUMP_PX) / LIP_JUMP_PX, 0.0, 1.0) * np.clip(1.0 - gap / unit, 0.0, 1.0)
+        obs = target.driver
+        ratios = lip_seam.DEFAULT_RATIO
+        if obs is not None and target.driver_rgb is not None:
+            ratios = lip_seam.driver_ratios(target.driver_rgb, obs.landmarks)
+        lip_seam.draw(out, lips, ratios, np.r_[weight[0], weight, weight[-1]])
 
     def _draw_mouth(self, out: NDArray[np.uint8], verts: NDArray[np.float64], target: TargetShape) -> None:
         tri = self._mouth_tris
