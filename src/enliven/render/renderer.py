@@ -309,10 +309,11 @@ class Renderer:
         composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
         if plan.blur is not None:
             self._soften(out, *plan.blur)
-        if plan.source is not None and self._lip_jump(plan.source) > LIP_JUMP_PX:
+        hidden = None if plan.source is None else self._hidden(plan.source)
+        if hidden is not None and hidden.max() > LIP_JUMP_PX:
             self._redraw_lip_line(out, plan.verts, plan.source)
             if self.config.lip_seam:
-                self._draw_seam(out, plan.verts, plan.source, plan.target)
+                self._draw_seam(out, plan.verts, hidden, plan.target)
         if plan.shading is not None:
             self._shade(out, *plan.shading)
         if self.config.mouth_interior and plan.target.mouth_new > 0.02:
@@ -519,10 +520,11 @@ class Renderer:
             edited.append((int(x0), int(y0), int(x1), int(y1)))
         return edited
 
-    def _lip_jump(self, source: NDArray[np.float64]) -> float:
+    def _hidden(self, source: NDArray[np.float64]) -> NDArray[np.float64]:
         """How far apart (source pixels) the two halves of the mouth strip sample
-        where they meet: the part of the portrait's opening a closing mouth hides."""
-        return float(np.linalg.norm(source[self.mesh.mid_low, :2] - source[self.mesh.mid_up, :2], axis=1).max())
+        where they meet, per inner-lip pair: the part of the portrait's opening
+        a closing mouth hides."""
+        return np.linalg.norm(source[self.mesh.mid_low, :2] - source[self.mesh.mid_up, :2], axis=1)
 
     def _redraw_lip_line(self, out: NDArray[np.uint8], verts: NDArray[np.float64], source: NDArray[np.float64]) -> None:
         """Sample the mouth strip and the lips' inner triangles again from maps
@@ -573,11 +575,10 @@ class Renderer:
         a = cover[touched][:, None]
         region[touched] = np.clip(region[touched] * (1.0 - a) + colour[touched] * a + 0.5, 0, 255).astype(np.uint8)
 
-    def _draw_seam(self, out: NDArray[np.uint8], verts: NDArray[np.float64], source: NDArray[np.float64], target: TargetShape) -> None:
+    def _draw_seam(self, out: NDArray[np.uint8], verts: NDArray[np.float64], hidden: NDArray[np.float64], target: TargetShape) -> None:
         """Draw the driver's lip seam (:mod:`enliven.render.seam`) where the
-        strip's halves meet over the portrait's hidden opening and the target's
-        lips touch."""
-        hidden = np.linalg.norm(source[self.mesh.mid_low, :2] - source[self.mesh.mid_up, :2], axis=1)
+        strip's halves meet over the portrait's ``hidden`` opening (per pair,
+        :meth:`_hidden`) and the target's lips touch."""
         lips = verts[: topo.N_LANDMARKS]
         gap = np.linalg.norm(lips[_INNER[:, 1], :2] - lips[_INNER[:, 0], :2], axis=1)
         unit = lip_seam.UNIT * self.iod * target.head.scale
