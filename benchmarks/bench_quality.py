@@ -237,9 +237,12 @@ def renderers(animator) -> dict[str, object]:
 
 def render_all(
     animator, methods: dict[str, object], driver: Driver, config, out_stem: Path
-) -> tuple[dict[str, Path], object]:
+) -> tuple[dict[str, Path], object, NDArray[np.float64]]:
     """Write one MP4 per method through the same Animator and encoder path;
-    also returns the driver's reference frame (``enliven.api.DriverReference``)."""
+    also returns the driver's reference frame (``enliven.api.DriverReference``)
+    and the retargeted landmarks Enliven was asked to draw, (T, 478, 3)."""
+    from quality_metrics import sequence
+
     from bench_speed import threaded_pass
 
     from enliven.api import find_reference
@@ -248,13 +251,15 @@ def render_all(
         driver.path, animator.face, animator.tracker, config, driver.fps
     )
     paths = {}
+    targets: list[NDArray[np.float32]] = []
     for method, renderer in methods.items():
         animator.renderer = renderer
         path = out_stem.with_name(f"{out_stem.name}__{method}.mp4")
-        threaded_pass(animator, reference, driver.path, driver.fps, driver.end_s, path)
+        keep = (lambda lm: targets.append(np.array(lm, copy=True))) if method == "enliven" else None
+        threaded_pass(animator, reference, driver.path, driver.fps, driver.end_s, path, keep)
         paths[method] = path
     animator.renderer = methods["enliven"]
-    return paths, reference
+    return paths, reference, sequence(targets)
 
 
 # -------------------------------------------------------------------- analysis
@@ -345,7 +350,7 @@ def self_reenactment(ctx: Context, clips: list[str]) -> list:
         with Animator(
             portrait, config, name=f"{name} frame 0", job_id=job_id(name)
         ) as animator:
-            paths, _ = render_all(
+            paths, _, _ = render_all(
                 animator, renderers(animator), driver, config, ctx.tmp / f"self__{name}"
             )
         outputs = {
@@ -423,7 +428,7 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                 started = time.perf_counter()
                 driver = driver_of(ctx, clip)
                 config = replace(base, end_s=driver.end_s)
-                paths, driver_reference = render_all(
+                paths, driver_reference, drawn = render_all(
                     animator,
                     methods,
                     driver,
@@ -451,6 +456,7 @@ def cross_reenactment(ctx: Context, portraits: list[str], clips: list[str]) -> l
                         driver,
                         outputs["static"],
                         driver_floor(driver, own, out),
+                        drawn,
                     )
                     for m, out in outputs.items()
                 ]

@@ -255,8 +255,14 @@ def run_animate(portrait: Path, driving: Path, frames: int, tmp: Path, case: str
     return serial
 
 
-def threaded_pass(animator, reference, driving: Path, fps: float, end_s: float | None, out: Path) -> tuple[float, int]:
-    """Wall seconds and frames of ``driving`` through ``Animator.stream`` into an encoder."""
+def threaded_pass(
+    animator, reference, driving: Path, fps: float, end_s: float | None, out: Path, on_target=None
+) -> tuple[float, int]:
+    """Wall seconds and frames of ``driving`` through ``Animator.stream`` into an encoder.
+
+    ``on_target``, if given, gets each frame's retargeted landmarks (what the
+    renderer was asked to draw).
+    """
     from enliven.io.video import VideoWriter, read_frames
 
     config = animator.config
@@ -266,8 +272,10 @@ def threaded_pass(animator, reference, driving: Path, fps: float, end_s: float |
         **config.encoder_options(animator.size_wh),
     ) as writer:  # fmt: skip
         animator.start(reference.landmarks, reference.rgb)
-        for _, _, frame in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
+        for _, target, frame in animator.stream(read_frames(driving, end_s=end_s, fps=fps)):
             writer.write(frame)
+            if on_target is not None:
+                on_target(target.landmarks)
     return time.perf_counter() - start, writer.frames_written
 
 

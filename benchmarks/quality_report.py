@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from quality_metrics import (
     SIGNALS,
     gaze_on_open_eyes,
@@ -91,6 +92,9 @@ class CrossRow:
     # The driver's own distance, each sampled frame against its reference frame,
     # at the frames of ``identity`` (NaN where the driver's face was not found).
     driver_identity: list[float] = field(default_factory=list)
+    # r of the retargeted landmarks the renderers were asked to draw, the same
+    # for every method of a pair ({} where not recorded).
+    drawn_r: dict[str, float | None] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -102,16 +106,12 @@ class CrossRow:
         driver,
         static,
         driver_identity: list[float] | None = None,
+        drawn=None,
     ) -> CrossRow:
         drv, got = signals(driver.landmarks), signals(out.landmarks)
         n = min(len(driver.landmarks), len(out.landmarks))
-        gaze_on_open_eyes(drv, got)
-        r = {
-            name: pearson(drv[name][:n], got[name][:n])
-            if varies(drv[name], name)
-            else None
-            for name in SIGNALS
-        }
+        r = correlations(drv, got)
+        drawn_r = {} if drawn is None else correlations(drv, signals(drawn))
         lag = None
         if r["mouth_open"] is not None:
             lag, lag_r = lip_lag(drv["mouth_open"][:n], got["mouth_open"][:n])
@@ -130,7 +130,23 @@ class CrossRow:
             static.flicker,
             lost,
             list(driver_identity or []),
+            drawn_r,
         )
+
+
+def correlations(
+    driver: dict[str, NDArray[np.float64]], output: dict[str, NDArray[np.float64]]
+) -> dict[str, float | None]:
+    """Pearson r per signal over the frames both have (gaze on open-eyed frames
+    only); None where the driver barely uses the signal."""
+    gaze_on_open_eyes(driver, output)
+    n = min(len(driver["mouth_open"]), len(output["mouth_open"]))
+    return {
+        name: pearson(driver[name][:n], output[name][:n])
+        if varies(driver[name], name)
+        else None
+        for name in SIGNALS
+    }
 
 
 # --------------------------------------------------------------------- numbers
@@ -284,6 +300,10 @@ def cross_tables(rows: list[CrossRow]) -> list[str]:
             for n in SIGNALS
         ]
         body.append([m, *cells, fmt(values["lag"], 1), fmt(values["abs_lag_max"], 0)])
+    drawn = [r for r in rows if r.method == "enliven" and r.drawn_r]
+    if drawn:
+        cells = [fmt(median([r.drawn_r[n] for r in drawn])) for n in SIGNALS]
+        body.append(["*drawn target*", *cells, "", ""])
     head = [
         "method",
         *(SIGNAL_TITLES[n] for n in SIGNALS),
@@ -301,6 +321,15 @@ def cross_tables(rows: list[CrossRow]) -> list[str]:
         + f" (of {len(pairs)}).",
         "",
     ]
+    if drawn:
+        lines += [
+            "*Drawn target*: the retargeted landmarks the renderers were asked to "
+            "draw, scored against the driver without rendering or tracking again. "
+            "It is the same for every method of a pair. A method's row falls "
+            "short of it by what its renderer fails to draw plus what the "
+            "tracker loses reading a rendered portrait.",
+            "",
+        ]
     if any(r.method == "point-warp" for r in rows):
         lines += paired_table(rows)
     lines += [

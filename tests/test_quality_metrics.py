@@ -129,3 +129,30 @@ def test_pair_by_pair_comparison_counts_ahead_level_behind_and_tests_chance():
     _, _, measured, met = beats_check("x", cross_summary(rows), ["roll"], True, rows)
     assert met is False
     assert measured.endswith("pairs 2 ahead, 2 level, 6 behind)")
+
+
+def test_the_drawn_target_row_scores_the_retargeted_landmarks_and_never_wins(astronaut_landmarks):
+    """The ceiling row: the landmarks a renderer was asked to draw, scored
+    against the driver like an output, shown beside the methods but never bold."""
+    from types import SimpleNamespace
+
+    from quality_report import CrossRow, cross_tables
+
+    from enliven.motion.controls import Controls, apply_controls
+
+    jaw = 0.5 + 0.5 * np.sin(np.linspace(0, 6 * np.pi, 60))
+    driver = np.stack([apply_controls(astronaut_landmarks, Controls(jaw=j)) for j in jaw])
+    late = np.concatenate([driver[:1].repeat(2, 0), driver[:-2]])  # a method 2 frames behind
+    out = SimpleNamespace(landmarks=late, identity=[], flicker=0.0)
+    row = CrossRow.of("p", "c", "enliven", out, SimpleNamespace(landmarks=driver), out, [], drawn=driver)
+    assert row.drawn_r["mouth_open"] == 1.0
+    assert 0.5 < row.r["mouth_open"] < 0.99
+    assert row.drawn_r["yaw"] is None  # the driver does not turn: no r, as for the methods
+    lines = cross_tables([row])
+    drawn = next(x for x in lines if x.startswith("| *drawn target*"))
+    mine = next(x for x in lines if x.startswith("| enliven"))
+    assert "1.00" in drawn and "**" not in drawn
+    assert f"**{row.r['mouth_open']:.2f}**" in mine
+    # Without the target (older callers), no row and no sentence.
+    row.drawn_r = {}
+    assert not any("drawn target" in x.lower() for x in cross_tables([row]))
