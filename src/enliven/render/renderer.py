@@ -4,7 +4,9 @@ The extended mesh is rasterised with a depth test at working resolution into a
 backward map (a big turn's stretch first spread over the side of the face,
 ``render.relax``), the map is upsampled, and the full-resolution portrait is sampled
 once with ``cv2.remap``. The person is composited over a still background plate,
-skin the warp stretches into streaks is blurred across them (``render.stretch``),
+the pixels round an occlusion edge (the nose over the far cheek) are drawn from
+each side's own samples (``render.tears``), skin the warp stretches into
+streaks is blurred across them (``render.stretch``),
 the irises are moved as their own layer clipped by the lids, and a new mouth
 interior is blended in where the mouth opens wider than the portrait's.
 """
@@ -28,12 +30,13 @@ from enliven.render import mouth as mouth_layer
 from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
 from enliven.render.composite import composite
-from enliven.render.mesh import EYE, FACE, HEAD, MOUTH, build_mesh
+from enliven.render.mesh import EYE, FACE, FRAME, HEAD, MOUTH, build_mesh
 from enliven.render.raster import rasterize, rasterize_maps, rasterize_with
 from enliven.render.relax import StretchRelaxer
 from enliven.render import seam as lip_seam
 from enliven.render.sampling import WorkGrid
 from enliven.render.stretch import soften, stretch_blur
+from enliven.render import tears
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,9 @@ class RenderConfig:
     soften_stretch: bool = True  # blur skin a frame stretches into streaks (render.stretch)
     relax_stretch: bool = True  # spread a big turn's stretch over the side of the face (render.relax)
     lip_seam: bool = True  # draw the driver's seam where an open portrait mouth closes (render.seam)
+    # Draw the pixels round an occlusion edge (a nose over the far cheek) from
+    # each side's own samples, not from upsampled maps that jump (render.tears).
+    occlusion_edges: bool = True
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
@@ -198,6 +204,9 @@ class Renderer:
         # Skin and head, which a frame may stretch into streaks (render.stretch).
         self._skin_ids = np.flatnonzero((kinds == FACE) | (kinds == HEAD))
         self._skin_tris = self.mesh.triangles[self._skin_ids]
+        # Triangles whose occlusion edges render.tears draws (not the eyes' or
+        # the mouth's: their openings have layers of their own).
+        self._tear_ok = np.isin(kinds, (FACE, HEAD, FRAME))
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -299,6 +308,7 @@ class Renderer:
         grid, box = self.grid, plan.box
         box_x, box_y, box_alpha = grid.upsample(box, *plan.maps, buffers=self._map_buffers)
         moving = plan.moving
+        edited: list[tuple[int, int, int, int]] = []
         if self.config.irises:
             edited = self._move_irises(plan.verts, box_x, box_y, plan.tri_id, (box[1].start, box[0].start))
             if edited:
@@ -307,6 +317,10 @@ class Renderer:
                 (c0, r0), (c1, r1) = np.floor(grid.to_work(np.array([[x0, y0], [x1, y1]]))).astype(int)
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
         composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
+        if self.config.occlusion_edges and grid.scale < 1.0 and plan.source is not None:
+            torn = tears.find(plan.maps[:2], plan.tri_id, plan.verts, plan.source, self.mesh.triangles, self._tear_ok, grid)
+            if torn is not None:
+                tears.redraw(out, self._source, self.plate, grid, box, plan.maps[:2], box_alpha, torn, edited)
         if plan.blur is not None:
             self._soften(out, *plan.blur)
         hidden = None if plan.source is None else self._hidden(plan.source)
