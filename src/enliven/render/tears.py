@@ -144,7 +144,7 @@ def redraw(
         return 0
     skips = np.asarray(skip or [], np.int64).reshape(-1, 4)
     limit = _SLOPE_LIMIT / min(sx, sy)  # source px per working px
-    return int(_redraw(out, source, plate, maps[0], maps[1], alpha, ys.start, xs.start, torn,
+    return int(_redraw(out, source, plate, maps[0], maps[1], alpha, ys.start, xs.start, torn, (r0, c0, r1, c1),
                        oy0, oy1, ox0, ox1, sx, sy, limit, skips))  # fmt: skip
 
 
@@ -173,59 +173,85 @@ def _side(map_x, map_y, j, i, axis, limit):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _redraw(out, source, plate, map_x, map_y, alpha, ay0, ax0, torn, oy0, oy1, ox0, ox1, sx, sy, limit, skips):  # pragma: no cover - compiled
+def _redraw(out, source, plate, map_x, map_y, alpha, ay0, ax0, torn, within, oy0, oy1, ox0, ox1, sx, sy, limit, skips):  # pragma: no cover - compiled
+    h, w = map_x.shape
+    # The slopes of the working pixels read (the torn box grown by one), each
+    # worked out once, when first needed (slopes[..., 4] = 1 once it is).
+    r0, c0 = max(within[0] - 1, 0), max(within[1] - 1, 0)
+    r1, c1 = min(within[2] + 1, h), min(within[3] + 1, w)
+    slopes = np.zeros((r1 - r0, c1 - c0, 5), np.float32)
+    # Visit the output pixels round each torn working pixel: those whose
+    # footprint (working pixels at and after their index) holds it.
+    done = np.zeros((oy1 - oy0, ox1 - ox0), np.bool_)
+    drawn = 0
+    for j in range(within[0], within[2]):
+        for i in range(within[1], within[3]):
+            if not torn[j, i]:
+                continue
+            ya, yb = max(int((j - 1 + 0.5) / sy - 0.5) - 1, oy0), min(int((j + 1 + 0.5) / sy - 0.5) + 2, oy1)
+            xa, xb = max(int((i - 1 + 0.5) / sx - 0.5) - 1, ox0), min(int((i + 1 + 0.5) / sx - 0.5) + 2, ox1)
+            for oy in range(ya, yb):
+                v = (oy + 0.5) * sy - 0.5
+                j0 = min(max(int(math.floor(v)), 0), h - 1)
+                if j0 != j and j0 != j - 1:
+                    continue
+                for ox in range(xa, xb):
+                    u = (ox + 0.5) * sx - 0.5
+                    i0 = min(max(int(math.floor(u)), 0), w - 1)
+                    if (i0 != i and i0 != i - 1) or done[oy - oy0, ox - ox0]:
+                        continue
+                    done[oy - oy0, ox - ox0] = True
+                    skipped = False
+                    for k in range(skips.shape[0]):
+                        if skips[k, 0] <= ox < skips[k, 2] and skips[k, 1] <= oy < skips[k, 3]:
+                            skipped = True
+                    if skipped:
+                        continue
+                    _pixel(out, source, plate, map_x, map_y, alpha, ay0, ax0, slopes, r0, c0, limit, oy, ox, u, v, j0, i0)
+                    drawn += 1
+    return drawn
+
+
+@numba.njit(cache=True, nogil=True)
+def _pixel(out, source, plate, map_x, map_y, alpha, ay0, ax0, slopes, r0, c0, limit, oy, ox, u, v, j0, i0):  # pragma: no cover - compiled
+    """One output pixel from its four working pixels' own samples."""
     h, w = map_x.shape
     sh, sw = source.shape[0], source.shape[1]
-    drawn = 0
-    for oy in range(oy0, oy1):
-        v = (oy + 0.5) * sy - 0.5
-        j0 = min(max(int(math.floor(v)), 0), h - 1)
-        j1 = min(j0 + 1, h - 1)
-        fv = min(max(v - j0, 0.0), 1.0)
-        for ox in range(ox0, ox1):
-            u = (ox + 0.5) * sx - 0.5
-            i0 = min(max(int(math.floor(u)), 0), w - 1)
-            i1 = min(i0 + 1, w - 1)
-            if not (torn[j0, i0] or torn[j0, i1] or torn[j1, i0] or torn[j1, i1]):
-                continue
-            skipped = False
-            for k in range(skips.shape[0]):
-                if skips[k, 0] <= ox < skips[k, 2] and skips[k, 1] <= oy < skips[k, 3]:
-                    skipped = True
-            if skipped:
-                continue
-            fu = min(max(u - i0, 0.0), 1.0)
-            c0 = 0.0
-            c1 = 0.0
-            c2 = 0.0
-            for corner in range(4):
-                jj = j0 if corner < 2 else j1
-                ii = i0 if corner % 2 == 0 else i1
-                wgt = (fu if corner % 2 else 1.0 - fu) * (fv if corner >= 2 else 1.0 - fv)
-                if wgt <= 0.0:
-                    continue
-                axx, axy = _side(map_x, map_y, jj, ii, 1, limit)
-                ayx, ayy = _side(map_x, map_y, jj, ii, 0, limit)
-                du, dv = u - ii, v - jj
-                px = min(max(map_x[jj, ii] + axx * du + ayx * dv, 0.0), sw - 1.0)
-                py = min(max(map_y[jj, ii] + axy * du + ayy * dv, 0.0), sh - 1.0)
-                x0 = min(int(px), sw - 2) if sw > 1 else 0
-                y0 = min(int(py), sh - 2) if sh > 1 else 0
-                tx, ty = px - x0, py - y0
-                x1, y1 = min(x0 + 1, sw - 1), min(y0 + 1, sh - 1)
-                for c in range(3):
-                    top = source[y0, x0, c] * (1.0 - tx) + source[y0, x1, c] * tx
-                    bottom = source[y1, x0, c] * (1.0 - tx) + source[y1, x1, c] * tx
-                    value = wgt * (top * (1.0 - ty) + bottom * ty)
-                    if c == 0:
-                        c0 += value
-                    elif c == 1:
-                        c1 += value
-                    else:
-                        c2 += value
-            a = alpha[oy - ay0, ox - ax0]
-            out[oy, ox, 0] = min(max(int(c0 * a + plate[oy, ox, 0] * (1.0 - a) + 0.5), 0), 255)
-            out[oy, ox, 1] = min(max(int(c1 * a + plate[oy, ox, 1] * (1.0 - a) + 0.5), 0), 255)
-            out[oy, ox, 2] = min(max(int(c2 * a + plate[oy, ox, 2] * (1.0 - a) + 0.5), 0), 255)
-            drawn += 1
-    return drawn
+    j1, i1 = min(j0 + 1, h - 1), min(i0 + 1, w - 1)
+    fu = min(max(u - i0, 0.0), 1.0)
+    fv = min(max(v - j0, 0.0), 1.0)
+    red = 0.0
+    green = 0.0
+    blue = 0.0
+    for corner in range(4):
+        jj = j0 if corner < 2 else j1
+        ii = i0 if corner % 2 == 0 else i1
+        wgt = (fu if corner % 2 else 1.0 - fu) * (fv if corner >= 2 else 1.0 - fv)
+        if wgt <= 0.0:
+            continue
+        du, dv = u - ii, v - jj
+        k, m = jj - r0, ii - c0
+        if slopes[k, m, 4] == 0.0:
+            slopes[k, m, 0], slopes[k, m, 1] = _side(map_x, map_y, jj, ii, 1, limit)
+            slopes[k, m, 2], slopes[k, m, 3] = _side(map_x, map_y, jj, ii, 0, limit)
+            slopes[k, m, 4] = 1.0
+        px = min(max(map_x[jj, ii] + slopes[k, m, 0] * du + slopes[k, m, 2] * dv, 0.0), sw - 1.0)
+        py = min(max(map_y[jj, ii] + slopes[k, m, 1] * du + slopes[k, m, 3] * dv, 0.0), sh - 1.0)
+        x0 = min(int(px), sw - 2) if sw > 1 else 0
+        y0 = min(int(py), sh - 2) if sh > 1 else 0
+        tx, ty = px - x0, py - y0
+        x1, y1 = min(x0 + 1, sw - 1), min(y0 + 1, sh - 1)
+        for c in range(3):
+            top = source[y0, x0, c] * (1.0 - tx) + source[y0, x1, c] * tx
+            bottom = source[y1, x0, c] * (1.0 - tx) + source[y1, x1, c] * tx
+            value = wgt * (top * (1.0 - ty) + bottom * ty)
+            if c == 0:
+                red += value
+            elif c == 1:
+                green += value
+            else:
+                blue += value
+    a = alpha[oy - ay0, ox - ax0]
+    out[oy, ox, 0] = min(max(int(red * a + plate[oy, ox, 0] * (1.0 - a) + 0.5), 0), 255)
+    out[oy, ox, 1] = min(max(int(green * a + plate[oy, ox, 1] * (1.0 - a) + 0.5), 0), 255)
+    out[oy, ox, 2] = min(max(int(blue * a + plate[oy, ox, 2] * (1.0 - a) + 0.5), 0), 255)
