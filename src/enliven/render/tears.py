@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +30,7 @@ from enliven.render.sampling import WorkGrid
 
 MIN_JUMP = 2.0  # source px: a smaller jump between neighbours shows no line
 _SLOPE_LIMIT = 3.0  # source px per output px: a slope carried across an edge is capped
+_NEAR = np.ones((3, 3), np.uint8)  # the openings' footprint is grown by a working pixel
 
 
 def find(
@@ -48,9 +50,11 @@ def find(
     (V, 2+) pixels) is searched, and a frame with none costs a few
     microseconds. There a pixel is on an edge when a neighbour (across or
     down) shows a triangle that shares no vertex with its own and samples the
-    source more than ``MIN_JUMP`` pixels (and 1.5 working pixels) away.
-    ``allowed`` says per triangle which may take part (False for the eyes and
-    the mouth, whose openings have layers of their own).
+    source more than ``MIN_JUMP`` pixels (and 1.5 working pixels) away, and
+    the source half-way between the two samples is not in an opening.
+    ``allowed`` says per triangle which may take part: False for the eyes'
+    and the mouth's openings, which have layers of their own and whose
+    squeezed picture (a shut eye's lash line) belongs where the lids meet.
     """
     map_x, map_y = maps
     corners = verts[triangles, :2]
@@ -63,9 +67,18 @@ def find(
     c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, w), min(r1, h)
     if c1 - c0 < 2 or r1 - r0 < 2:
         return None
+    # The eyes' and the mouth's openings in the portrait, on the working grid.
+    # A jump over one is a squeeze (a shut eye, closing lips), not a fold:
+    # what the upsampled maps show there (a lash line, the line between the
+    # lips) is the opening squeezed thin, and stays.
+    openings = np.zeros((h, w), np.uint8)
+    polygons = np.round(grid.to_work(source[triangles[~allowed], :2].reshape(-1, 2)) * 4).astype(np.int32).reshape(-1, 3, 2)
+    cv2.fillPoly(openings, list(polygons), 1, lineType=cv2.LINE_8, shift=2)
+    openings = cv2.dilate(openings, _NEAR)
     torn = np.zeros((h, w), np.bool_)
     least = max(MIN_JUMP, 1.5 / min(grid.scale_xy)) ** 2
-    box = _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, torn)
+    sx, sy = grid.scale_xy
+    box = _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, openings.view(np.bool_), sx, sy, torn)
     if box[0] < 0:
         return None
     return torn, (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
@@ -78,9 +91,10 @@ def _area2(corners: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, torn):  # pragma: no cover - compiled
+def _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, openings, sx, sy, torn):  # pragma: no cover - compiled
     """Mark ``torn`` in [r0, r1) x [c0, c1); return the marked pixels' box
     (r0, c0, r1, c1), r0 = -1 when none."""
+    h, w = openings.shape
     lo_r, lo_c, hi_r, hi_c = -1, 0, 0, 0
     for y in range(r0, r1):
         for x in range(c0, c1):
@@ -104,6 +118,11 @@ def _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, torn)
                         if triangles[ta, p] == triangles[tb, q]:
                             shared = True
                 if shared:
+                    continue
+                # The source half-way between the two samples, on the working grid.
+                mx = min(max(int(((map_x[y, x] + map_x[yy, xx]) * 0.5 + 0.5) * sx), 0), w - 1)
+                my = min(max(int(((map_y[y, x] + map_y[yy, xx]) * 0.5 + 0.5) * sy), 0), h - 1)
+                if openings[my, mx]:
                     continue
                 torn[y, x] = True
                 torn[yy, xx] = True
