@@ -83,13 +83,17 @@ def _two_triangles(shared: bool):
     return grid, (map_x, map_y), tri_id, triangles, verts, source
 
 
+def _find(maps, tri_id, verts, source, triangles, allowed, grid):
+    return tears.find(maps, tri_id, verts, source, triangles, allowed, tears.openings(source, triangles, allowed, grid), grid)
+
+
 def test_the_pass_samples_each_side_and_never_the_stripe_between():
     grid, maps, tri_id, triangles, verts, source = _two_triangles(shared=False)
     picture = np.full((64, 110, 3), 200, np.uint8)
     # What lies between the two layers, out of reach of either side's own
     # samples (one working pixel, 1.33 px, past its edge).
     picture[:, 34:59] = 0
-    found = tears.find(maps, tri_id, verts, source, triangles, np.ones(2, bool), grid)
+    found = _find(maps, tri_id, verts, source, triangles, np.ones(2, bool), grid)
     assert found is not None
     box = (slice(0, 64), slice(0, 64))
     up = grid.upsample(box, *maps)
@@ -107,14 +111,14 @@ def test_only_a_jump_over_a_fold_makes_an_edge():
     show the opening squeezed thin); and with nothing turned over there is
     no fold."""
     grid, maps, tri_id, triangles, verts, source = _two_triangles(shared=True)
-    assert tears.find(maps, tri_id, verts, source, triangles, np.ones(2, bool), grid) is None
+    assert _find(maps, tri_id, verts, source, triangles, np.ones(2, bool), grid) is None
     grid, maps, tri_id, triangles, verts, source = _two_triangles(shared=False)
     # An opening (an eye's or the mouth's strip, not drawn by this pass) over
     # the picture the jump passes over, squeezed out of sight in the frame.
     opening = np.array([[31, -10], [64, -10], [31, 200]], np.float64)
     source, verts = np.vstack([source, opening]), np.vstack([verts, opening * (0.0, 1.0) + (31.5, 0.0)])
     triangles = np.vstack([triangles, [6, 7, 8]]).astype(np.int32)
-    assert tears.find(maps, tri_id, verts, source, triangles, np.array([True, True, False]), grid) is None
+    assert _find(maps, tri_id, verts, source, triangles, np.array([True, True, False]), grid) is None
     grid, maps, tri_id, triangles, verts, source = _two_triangles(shared=False)
-    assert tears.find(maps, tri_id, source, source, triangles, np.ones(2, bool), grid) is None
-    assert tears.find(maps, tri_id, verts, source, triangles, np.array([True, False]), grid) is None
+    assert _find(maps, tri_id, source, source, triangles, np.ones(2, bool), grid) is None
+    assert _find(maps, tri_id, verts, source, triangles, np.array([True, False]), grid) is None

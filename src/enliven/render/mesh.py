@@ -194,6 +194,13 @@ class ExtendedMesh:
         return out
 
 
+def signed_areas(corners: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Twice the signed area of each triangle of (T, 3, 2+) corners: a
+    triangle whose sign differs between two layouts turned over."""
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
 def ring_vertices(k: int) -> NDArray[np.intp]:
     """The vertex indices of ring ``k`` (0: the first round the face oval, up to
     ``N_RINGS - 1``: the still one), one per oval landmark, in the oval's order."""

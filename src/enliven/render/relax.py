@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from enliven.face import topology as topo
 from enliven.motion.measures import eye_distance
 from enliven.motion.retarget import HeadMotion
-from enliven.render.mesh import HEAD, ExtendedMesh, ring_vertices
+from enliven.render.mesh import HEAD, ExtendedMesh, ring_vertices, signed_areas
 
 # An edge drawn more than CAP times its portrait length (over the head's scale)
 # asks to be drawn at CAP plus KEEP of the excess; the band's other edges take up
@@ -161,7 +161,7 @@ class StretchRelaxer:
         # Only skin facing the camera: a triangle turned over lies in a fold,
         # where the depth test hides it.
         s, p = self._src[self._tris], t[self._tris]
-        turned = _cross(s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]) * _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]) <= 0
+        turned = signed_areas(s) * signed_areas(p) <= 0
         hidden = self._tri_edges[turned].ravel()
         gate[hidden[hidden >= 0]] = 0.0
         if not gate.any():
@@ -187,6 +187,3 @@ class StretchRelaxer:
             out[self.free, k] = solve(self._dt @ rhs[:, k] + extra)
         return out
 
-
-def _cross(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
-    return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]

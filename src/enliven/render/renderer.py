@@ -207,6 +207,7 @@ class Renderer:
         # Triangles whose occlusion edges render.tears draws (not the eyes' or
         # the mouth's: their openings have layers of their own).
         self._tear_ok = np.isin(kinds, (FACE, HEAD, FRAME))
+        self._openings = tears.openings(self.mesh.vertices, self.mesh.triangles, self._tear_ok, self.grid)
 
     def _iris(self, which: int, iris: tuple[int, ...]) -> _Iris:
         eye_tris = np.flatnonzero(self.mesh.kinds == EYE)
@@ -318,7 +319,7 @@ class Renderer:
                 moving[max(r0, 0) : r1 + 2, max(c0, 0) : c1 + 2] = True
         composite(out, self._source, self.plate, grid, box, (box_x, box_y, box_alpha), moving, plan.soft, plan.clear)
         if self.config.occlusion_edges and grid.scale < 1.0 and plan.source is not None:
-            torn = tears.find(plan.maps[:2], plan.tri_id, plan.verts, plan.source, self.mesh.triangles, self._tear_ok, grid)
+            torn = tears.find(plan.maps[:2], plan.tri_id, plan.verts, plan.source, self.mesh.triangles, self._tear_ok, self._openings, grid)
             if torn is not None:
                 tears.redraw(out, self._source, self.plate, grid, box, plan.maps[:2], box_alpha, torn, edited)
         if plan.blur is not None:

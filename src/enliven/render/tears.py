@@ -26,11 +26,26 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from enliven.render.mesh import signed_areas
 from enliven.render.sampling import WorkGrid
 
 MIN_JUMP = 2.0  # source px: a smaller jump between neighbours shows no line
 _SLOPE_LIMIT = 3.0  # source px per output px: a slope carried across an edge is capped
 _NEAR = np.ones((3, 3), np.uint8)  # the openings' footprint is grown by a working pixel
+
+
+def openings(source: NDArray[np.float64], triangles: NDArray[np.int32], allowed: NDArray[np.bool_], grid: WorkGrid) -> NDArray[np.bool_]:
+    """The eyes' and the mouth's openings (the triangles not ``allowed``) in the
+    portrait, on the working grid, grown by a working pixel. A jump over one is
+    a squeeze (a shut eye, closing lips), not a fold: what the upsampled maps
+    show there (a lash line, the line between the lips) is the opening
+    squeezed thin, and stays. The same for every frame (a frame's source
+    moves only the mouth strip's middle line, inside the opening)."""
+    h, w = grid.work_wh[1], grid.work_wh[0]
+    mask = np.zeros((h, w), np.uint8)
+    polygons = np.round(grid.to_work(source[triangles[~allowed], :2].reshape(-1, 2)) * 4).astype(np.int32).reshape(-1, 3, 2)
+    cv2.fillPoly(mask, list(polygons), 1, lineType=cv2.LINE_8, shift=2)
+    return cv2.dilate(mask, _NEAR).view(np.bool_)
 
 
 def find(
@@ -40,6 +55,7 @@ def find(
     source: NDArray[np.float64],
     triangles: NDArray[np.int32],
     allowed: NDArray[np.bool_],
+    opening: NDArray[np.bool_],
     grid: WorkGrid,
 ) -> tuple[NDArray[np.bool_], tuple[int, int, int, int]] | None:
     """Working pixels on an occlusion edge: a mask and the working box
@@ -51,14 +67,15 @@ def find(
     microseconds. There a pixel is on an edge when a neighbour (across or
     down) shows a triangle that shares no vertex with its own and samples the
     source more than ``MIN_JUMP`` pixels (and 1.5 working pixels) away, and
-    the source half-way between the two samples is not in an opening.
-    ``allowed`` says per triangle which may take part: False for the eyes'
-    and the mouth's openings, which have layers of their own and whose
-    squeezed picture (a shut eye's lash line) belongs where the lids meet.
+    the source half-way between the two samples is not in an ``opening``
+    (:func:`openings`). ``allowed`` says per triangle which may take part:
+    False for the eyes' and the mouth's openings, which have layers of their
+    own and whose squeezed picture (a shut eye's lash line) belongs where the
+    lids meet.
     """
     map_x, map_y = maps
     corners = verts[triangles, :2]
-    turned = (_area2(corners) * _area2(source[triangles, :2]) < 0.0) & allowed
+    turned = (signed_areas(corners) * signed_areas(source[triangles, :2]) < 0.0) & allowed
     if not turned.any():
         return None
     h, w = map_x.shape
@@ -67,27 +84,13 @@ def find(
     c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, w), min(r1, h)
     if c1 - c0 < 2 or r1 - r0 < 2:
         return None
-    # The eyes' and the mouth's openings in the portrait, on the working grid.
-    # A jump over one is a squeeze (a shut eye, closing lips), not a fold:
-    # what the upsampled maps show there (a lash line, the line between the
-    # lips) is the opening squeezed thin, and stays.
-    openings = np.zeros((h, w), np.uint8)
-    polygons = np.round(grid.to_work(source[triangles[~allowed], :2].reshape(-1, 2)) * 4).astype(np.int32).reshape(-1, 3, 2)
-    cv2.fillPoly(openings, list(polygons), 1, lineType=cv2.LINE_8, shift=2)
-    openings = cv2.dilate(openings, _NEAR)
     torn = np.zeros((h, w), np.bool_)
     least = max(MIN_JUMP, 1.5 / min(grid.scale_xy)) ** 2
     sx, sy = grid.scale_xy
-    box = _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, openings.view(np.bool_), sx, sy, torn)
+    box = _find(map_x, map_y, tri_id, triangles, allowed, r0, c0, r1, c1, least, opening, sx, sy, torn)
     if box[0] < 0:
         return None
     return torn, (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
-
-
-def _area2(corners: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Twice the signed area of each triangle of (T, 3, 2) corners."""
-    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
 @numba.njit(cache=True, nogil=True)
