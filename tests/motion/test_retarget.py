@@ -84,6 +84,34 @@ def test_a_driver_blink_closes_a_bigger_portrait_eye_fully(astronaut_landmarks):
     assert eye_opening(target.landmarks, "left") == pytest.approx(eye_opening(portrait, "left"), rel=0.05)
 
 
+def test_a_closing_lid_unfolds_its_skin_instead_of_stretching_its_lashes(astronaut_landmarks):
+    lm = astronaut_landmarks
+    portrait = _other_face(lm)
+    blink = apply_controls(lm, Controls(blink_right=1.0))
+    closed = _settle(Retargeter(portrait, lm), blink).landmarks
+    edge = np.asarray(topo.RIGHT_EYE_PAIRS)[:, 0]
+    first, second, brow, _ = (np.asarray(r) for r in topo.RIGHT_LID_RINGS)
+
+    def band(points, a, b):
+        return np.linalg.norm(points[a, :2] - points[b, :2], axis=1)
+
+    lashes = band(closed, first, edge) / band(portrait, first, edge)
+    assert lashes.max() <= 1.3 + 1e-6  # the lashes' band, not the whole lid's travel
+    # The lid travelled much more than that, and the skin from the lashes' ring
+    # to the brow took it, both of its bands by the same share.
+    travel = (closed[edge, 1] - portrait[edge, 1])[2:5]  # down the picture, mid-lid
+    assert (travel > 2 * (lashes[2:5] - 1) * band(portrait, first, edge)[2:5]).all()
+    fold = band(closed, second, first) / band(portrait, second, first)
+    over = band(closed, brow, second) / band(portrait, brow, second)
+    assert (fold[2:5] > 1.2).all()
+    np.testing.assert_allclose(fold, over, rtol=0.1)
+    # The ring above the lashes stays above the lid's edge (no fold).
+    assert (closed[first, 1] < closed[edge, 1]).all()
+    # The open eye's lids and rings are left as they are.
+    left = np.r_[np.asarray(topo.LEFT_EYE_PAIRS).ravel(), np.ravel(topo.LEFT_LID_RINGS)]
+    np.testing.assert_allclose(closed[left], portrait[left], atol=0.05)
+
+
 def test_mouth_opening_follows_and_gains_scale_it(astronaut_landmarks):
     lm = astronaut_landmarks
     open_mouth = apply_controls(lm, Controls(jaw=1.0))

@@ -34,6 +34,14 @@ RIGHT_EYE_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153),
 LEFT_EYE_CORNERS = (263, 362)
 LEFT_EYE_PAIRS = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380),
                   (384, 381), (398, 382))  # fmt: skip
+# The mesh's rings round each eye, a point per lid pair (outer to inner corner,
+# each point a neighbour of its pair's): the three rings above the upper lid
+# (in a portrait: past its lashes, on its fold, on the brow's lower edge), then
+# the ring under the lower lid.
+RIGHT_LID_RINGS = ((247, 30, 29, 27, 28, 56, 190), (113, 225, 224, 223, 222, 221, 189),
+                   (124, 46, 53, 52, 65, 55, 193), (25, 110, 24, 23, 22, 26, 112))  # fmt: skip
+LEFT_LID_RINGS = ((467, 260, 259, 257, 258, 286, 414), (342, 445, 444, 443, 442, 441, 413),
+                  (353, 276, 283, 282, 295, 285, 417), (255, 339, 254, 253, 252, 256, 341))  # fmt: skip
 RIGHT_IRIS = (468, 469, 470, 471, 472)  # centre first
 LEFT_IRIS = (473, 474, 475, 476, 477)
 

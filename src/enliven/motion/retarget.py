@@ -148,6 +148,7 @@ _OPEN_REST = 0.15  # portrait lip gap (over eye distance) still read as a rest p
 _OPEN_FULL = 0.15  # gap above the rest at which the driver's gap is taken as it is
 _REF_REST_GAP = 0.05  # a driver's reference lip gap up to this is a mouth at rest (parted lips)
 _EYE_SHUT = 0.05  # eye opening (over eye width) the tracker reports for a shut eye
+_LID_BAND_STRETCH = 1.3  # a closing lid: its lashes' band grows at most this much (Retargeter._unfold_lids)
 _UPPER_SHARE = 0.25  # of a change of lip gap, the upper lip's; the jaw moves the rest
 # Each mouth corner, inner to outer (image-left, then right): where the lips meet.
 _CORNERS = np.asarray(((78, 62, 76, 61), (308, 292, 306, 291)), np.intp)
@@ -487,7 +488,10 @@ class Retargeter:
         w = float(np.clip((abs(self._driver_yaw) - _FAR_EYE_FROM) / _FAR_EYE_SPAN, 0.0, 1.0))
         if w > 0 and far in ratios and near in ratios:
             ratios[far] = (1.0 - w) * ratios[far] + w * ratios[near]
-        for side, pairs in (("right", topo.RIGHT_EYE_PAIRS), ("left", topo.LEFT_EYE_PAIRS)):
+        for side, pairs, rings in (
+            ("right", topo.RIGHT_EYE_PAIRS, topo.RIGHT_LID_RINGS),
+            ("left", topo.LEFT_EYE_PAIRS, topo.LEFT_LID_RINGS),
+        ):
             if side not in ratios:
                 continue
             ratio = 1.0 + cfg.eyes_gain * (ratios[side] - 1.0)
@@ -497,6 +501,8 @@ class Retargeter:
             half = self._src_eye_half[side] * ratio
             target[idx[:, 0]] = mid + half
             target[idx[:, 1]] = mid - half
+            if ratio < 1.0:
+                self._unfold_lids(target, pairs, rings)
         # Mouth: above the driver's reference opening the change adds; below it,
         # the portrait's own opening shrinks in proportion, down to closed.
         drv_gap, src_gap = mouth_opening(driver), self._src_mouth
@@ -530,6 +536,41 @@ class Retargeter:
         if want < 0.02:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
+
+    def _unfold_lids(
+        self, target: NDArray[np.float64], pairs: tuple[tuple[int, int], ...], rings: tuple[tuple[int, ...], ...]
+    ) -> None:
+        """Let a closing eye's lids unfold from their folds, in place.
+
+        The band between a lid's edge and the mesh's ring beyond it is, on a
+        portrait, mostly the lid's lashes (and a cartoon's drawn lid line). As
+        the lids meet, that band had to cover the eye's whole height: a shut
+        eye showed its lashes stretched into a bristly band (the photos, the
+        anime portrait) or a brown one (the 3-D cartoon) where the driver shows
+        smooth lid skin over a lash line. The band now grows at most
+        ``_LID_BAND_STRETCH`` times its own height, and the ring beyond it comes
+        along, so the skin between that ring and the next takes the rest of
+        the lid's travel, as a real lid unfolds from its crease.
+        """
+        idx = np.asarray(pairs)
+        first, second, brow, under = (np.asarray(r) for r in rings)
+        for edge, ring in ((idx[:, 0], first), (idx[:, 1], under)):
+            height = np.linalg.norm(self.source[ring, :2] - self.source[edge, :2], axis=1)
+            now = target[ring] - target[edge]
+            length = np.linalg.norm(now[:, :2], axis=1)  # in the picture: depth does not show
+            keep = _LID_BAND_STRETCH * height
+            over = length > keep
+            if not over.any():
+                continue
+            moved = now[over] * (keep[over] / length[over] - 1.0)[:, None]
+            target[ring[over]] += moved
+            if ring is first:
+                # The fold's ring goes a share of the way, so the skin from the
+                # lashes' ring up to the brow stretches evenly (a fold's shadow
+                # is not drawn out alone).
+                h2 = np.linalg.norm(self.source[second, :2] - self.source[first, :2], axis=1)[over]
+                h3 = np.linalg.norm(self.source[brow, :2] - self.source[second, :2], axis=1)[over]
+                target[second[over]] += moved * (h3 / np.maximum(h2 + h3, 1e-6))[:, None]
 
     def _round_opening(
         self, target: NDArray[np.float64], driver: NDArray[np.float64], drv_gap: float, want: float, src_gap: float
