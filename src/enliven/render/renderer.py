@@ -26,6 +26,7 @@ from enliven.face import topology as topo
 from enliven.motion.detail import DetailField
 from enliven.motion.measures import eye_distance, mouth_opening
 from enliven.motion.retarget import TargetShape
+from enliven.render import lids
 from enliven.render import mouth as mouth_layer
 from enliven.render.background import PLATE_TEXTURE_REACH, Segmenter, add_strands, background_plate, refine_mask
 from enliven.render.eyefill import DISC, drawn_iris_radius, fill_white, with_atlas
@@ -78,6 +79,9 @@ class RenderConfig:
     # Draw the pixels round an occlusion edge (a nose over the far cheek) from
     # each side's own samples, not from upsampled maps that jump (render.tears).
     occlusion_edges: bool = True
+    # Output pixels beside an eye's opening never sample inside the portrait's
+    # (bits of white and iris along a shut eye's line; render.lids).
+    lid_line: bool = True
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
@@ -190,6 +194,10 @@ class Renderer:
         self._irises = [self._iris(0, topo.RIGHT_IRIS), self._iris(1, topo.LEFT_IRIS)]
         self._right_loop = topo.eye_loop(topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS)
         self._left_loop = topo.eye_loop(topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS)
+        self._eye_outlines = [
+            lids.outline(self.landmarks, topo.RIGHT_EYE_PAIRS, topo.RIGHT_EYE_CORNERS),
+            lids.outline(self.landmarks, topo.LEFT_EYE_PAIRS, topo.LEFT_EYE_CORNERS),
+        ]
         eyes = np.array([i.box for i in self._irises])
         self._eye_box = (
             slice(int(eyes[:, 1].min()), min(int(eyes[:, 3].max()) + 2, height)),
@@ -309,6 +317,10 @@ class Renderer:
         grid, box = self.grid, plan.box
         box_x, box_y, box_alpha = grid.upsample(box, *plan.maps, buffers=self._map_buffers)
         moving = plan.moving
+        if self.config.lid_line:
+            reach = math.ceil(1.0 / self.scale) + 1
+            for eye in self._eye_outlines:
+                lids.close_gaps(box_x, box_y, (box[1].start, box[0].start), plan.verts, eye, reach)
         edited: list[tuple[int, int, int, int]] = []
         if self.config.irises:
             edited = self._move_irises(plan.verts, box_x, box_y, plan.tri_id, (box[1].start, box[0].start))
