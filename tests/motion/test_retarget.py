@@ -110,6 +110,9 @@ def test_a_closing_lid_unfolds_its_skin_instead_of_stretching_its_lashes(astrona
     # The open eye's lids and rings are left as they are.
     left = np.r_[np.asarray(topo.LEFT_EYE_PAIRS).ravel(), np.ravel(topo.LEFT_LID_RINGS)]
     np.testing.assert_allclose(closed[left], portrait[left], atol=0.05)
+    # Without it the lashes' band took the whole travel.
+    stretched = _settle(Retargeter(portrait, lm, RetargetConfig(unfold_lids=False)), blink).landmarks
+    assert (band(stretched, first, edge) / band(portrait, first, edge))[2:5].min() > 2.0
 
 
 def test_mouth_opening_follows_and_gains_scale_it(astronaut_landmarks):

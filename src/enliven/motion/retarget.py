@@ -67,6 +67,9 @@ class RetargetConfig:
     # Damp head turns toward the side of the face a turned portrait hides: the
     # warp has no picture of it, and past a few degrees it smears.
     limit_reveal: bool = True
+    # A closing lid's band of lashes keeps about its height and the skin up to
+    # the brow takes the lid's travel (Retargeter._unfold_lids).
+    unfold_lids: bool = True
     hold_s: float = 0.4  # a lost face holds its last motion this long ...
     ease_s: float = 0.8  # ... then eases back to the reference over this long
 
@@ -501,7 +504,7 @@ class Retargeter:
             half = self._src_eye_half[side] * ratio
             target[idx[:, 0]] = mid + half
             target[idx[:, 1]] = mid - half
-            if ratio < 1.0:
+            if ratio < 1.0 and cfg.unfold_lids:
                 self._unfold_lids(target, pairs, rings)
         # Mouth: above the driver's reference opening the change adds; below it,
         # the portrait's own opening shrinks in proportion, down to closed.
