@@ -4,11 +4,13 @@ The warp maps are made at working resolution and upsampled bilinearly. Where
 the lids meet, one working pixel samples the upper lid's edge and the next the
 lower lid's, on either side of the portrait's eye, and an output pixel between
 them sampled the eye in between: bits of white and iris along a shut eye's line
-(the 3-D cartoon's, at every working size but full). So an output pixel outside
+(most on the 3-D cartoon's big eyes). So an output pixel outside
 the frame's eye opening whose sample lands inside the portrait's opening takes
 its sample from the nearer lid's edge instead: a shut eye's line is its lash
-line over its lower lid's rim. Pixels inside the opening are the eye's, and an
-open eye is left as it was.
+line over its lower lid's rim. Pixels inside the opening are the eye's and
+keep their samples; along an open eye's lids a few pixels whose interpolated
+sample slips just inside move onto the lid's edge (about a pixel; a median
+of 4 a frame on ``photo_woman_01`` talking, 129 at most, in a blink).
 """
 
 from __future__ import annotations
