@@ -1,9 +1,10 @@
 """Make ``docs/shut-eyes.png``: the astronaut's eyes (scikit-image's public-domain
-NASA portrait) open, shut the old way and shut now.
+NASA portrait) open, shut by default and shut with the lids unfolded.
 
-"The old way": the lids' lash bands stretched over the whole lid
-(``RetargetConfig(unfold_lids=False)``) and the upsampled maps free to sample
-the eye across a shut eye's line (``RenderConfig(lid_line=False)``).
+By default the lids' lash bands are stretched over the whole lid and the
+upsampled maps may sample the eye across a shut eye's line; with
+``RetargetConfig(unfold_lids=True)`` and ``RenderConfig(lid_line=True)`` a
+shut eye is smooth lid over a lash line.
 
     python benchmarks/sheet_shut_eyes.py [--out docs/shut-eyes.png]
 """
@@ -54,8 +55,8 @@ def main() -> None:
     rows = []
     for label, rgb in (
         ("portrait (skimage astronaut)", portrait),
-        ("blink, the lashes stretched (before)", shut(portrait, lm, new=False)),
-        ("blink, now", shut(portrait, lm, new=True)),
+        ("blink, default: the lashes stretched", shut(portrait, lm, new=False)),
+        ("blink, unfold_lids + lid_line", shut(portrait, lm, new=True)),
     ):
         crop = rgb[cy - 18 : cy + 18, x0:x1]
         row = cv2.resize(crop, (crop.shape[1] * ZOOM, crop.shape[0] * ZOOM), interpolation=cv2.INTER_CUBIC)

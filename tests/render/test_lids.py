@@ -60,10 +60,11 @@ def test_a_blink_draws_no_bits_of_the_eye_along_its_line(astronaut, astronaut_la
     between; full-resolution maps with the pass show where they belong."""
     lm = astronaut_landmarks
     target = settled_target(lm, apply_controls(lm, Controls(blink_right=1.0, blink_left=1.0)))
-    config = RenderConfig(background=False)
+    config = RenderConfig(background=False, lid_line=True)
     on = Renderer(astronaut, lm, config).render(target)
     off = Renderer(astronaut, lm, dataclasses.replace(config, lid_line=False)).render(target)
     full = Renderer(astronaut, lm, dataclasses.replace(config, work_size=0)).render(target)
+    assert not RenderConfig().lid_line  # off unless asked for (RenderConfig)
     assert _strangers(off, full).sum() >= 5  # the defect is there without the pass
     assert _strangers(on, full).sum() <= 1
     # Open, nothing changes.

@@ -68,8 +68,12 @@ class RetargetConfig:
     # warp has no picture of it, and past a few degrees it smears.
     limit_reveal: bool = True
     # A closing lid's band of lashes keeps about its height and the skin up to
-    # the brow takes the lid's travel (Retargeter._unfold_lids).
-    unfold_lids: bool = True
+    # the brow takes the lid's travel (Retargeter._unfold_lids): a shut eye is
+    # smooth lid over a lash line, not lashes stretched over the whole lid. Off
+    # by default: re-tracked, the Mona Lisa's shut left eye read as open
+    # (blink_wink_01 r 0.96 -> 0.82), and brows and jitter fell a little
+    # (docs/quality-log.md).
+    unfold_lids: bool = False
     hold_s: float = 0.4  # a lost face holds its last motion this long ...
     ease_s: float = 0.8  # ... then eases back to the reference over this long
 

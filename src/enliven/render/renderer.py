@@ -79,9 +79,10 @@ class RenderConfig:
     # Draw the pixels round an occlusion edge (a nose over the far cheek) from
     # each side's own samples, not from upsampled maps that jump (render.tears).
     occlusion_edges: bool = True
-    # Output pixels beside an eye's opening never sample inside the portrait's
-    # (bits of white and iris along a shut eye's line; render.lids).
-    lid_line: bool = True
+    # Where an eye's lids meet, output pixels never sample inside the
+    # portrait's eye (bits of white and iris along a shut eye's line;
+    # render.lids). Off by default, as RetargetConfig.unfold_lids.
+    lid_line: bool = False
 
     def __post_init__(self) -> None:
         if self.work_size != 0 and not 64 <= self.work_size <= 8192:
