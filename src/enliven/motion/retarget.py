@@ -313,6 +313,10 @@ class Retargeter:
         }
         self._ref_eye_open = {side: eye_opening(self.reference, side) for side in ("right", "left")}
         self._src_mouth = mouth_opening(self.source)
+        self._lid_bands = {
+            "right": self._band_heights(topo.RIGHT_EYE_PAIRS, topo.RIGHT_LID_RINGS),
+            "left": self._band_heights(topo.LEFT_EYE_PAIRS, topo.LEFT_LID_RINGS),
+        }
         self._jaw = _jaw_weights(self.source, self.iod_source)
         # Per mouth corner (as _CORNERS), how much each landmark moves with it:
         # the corner's points fully, the skin round them fading; not the lips
@@ -509,7 +513,7 @@ class Retargeter:
             target[idx[:, 0]] = mid + half
             target[idx[:, 1]] = mid - half
             if ratio < 1.0 and cfg.unfold_lids:
-                self._unfold_lids(target, pairs, rings)
+                self._unfold_lids(target, pairs, rings, self._lid_bands[side])
         # Mouth: above the driver's reference opening the change adds; below it,
         # the portrait's own opening shrinks in proportion, down to closed.
         drv_gap, src_gap = mouth_opening(driver), self._src_mouth
@@ -544,8 +548,31 @@ class Retargeter:
             return 0.0
         return float(np.clip((want - src_gap) / want, 0.0, 1.0))
 
+    def _band_heights(
+        self, pairs: tuple[tuple[int, int], ...], rings: tuple[tuple[int, ...], ...]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The portrait's bands round one eye, in the picture (px): from the
+        upper lid's edge to the ring past it, from the lower lid's edge to the
+        ring under it, and of the skin from that first ring up to the brow, the
+        share beyond the fold's ring (what :meth:`_unfold_lids` moves the fold
+        by)."""
+        src = self.source[:, :2]
+        idx = np.asarray(pairs)
+        first, second, brow, under = (np.asarray(r) for r in rings)
+        h2 = np.linalg.norm(src[second] - src[first], axis=1)
+        h3 = np.linalg.norm(src[brow] - src[second], axis=1)
+        return (
+            np.linalg.norm(src[first] - src[idx[:, 0]], axis=1),
+            np.linalg.norm(src[under] - src[idx[:, 1]], axis=1),
+            h3 / np.maximum(h2 + h3, 1e-6),
+        )
+
     def _unfold_lids(
-        self, target: NDArray[np.float64], pairs: tuple[tuple[int, int], ...], rings: tuple[tuple[int, ...], ...]
+        self,
+        target: NDArray[np.float64],
+        pairs: tuple[tuple[int, int], ...],
+        rings: tuple[tuple[int, ...], ...],
+        bands: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
     ) -> None:
         """Let a closing eye's lids unfold from their folds, in place.
 
@@ -557,12 +584,13 @@ class Retargeter:
         smooth lid skin over a lash line. The band now grows at most
         ``_LID_BAND_STRETCH`` times its own height, and the ring beyond it comes
         along, so the skin between that ring and the next takes the rest of
-        the lid's travel, as a real lid unfolds from its crease.
+        the lid's travel, as a real lid unfolds from its crease. ``bands``:
+        :meth:`_band_heights` of this eye.
         """
         idx = np.asarray(pairs)
-        first, second, brow, under = (np.asarray(r) for r in rings)
-        for edge, ring in ((idx[:, 0], first), (idx[:, 1], under)):
-            height = np.linalg.norm(self.source[ring, :2] - self.source[edge, :2], axis=1)
+        first, second, _, under = (np.asarray(r) for r in rings)
+        upper_height, lower_height, fold_share = bands
+        for edge, ring, height in ((idx[:, 0], first, upper_height), (idx[:, 1], under, lower_height)):
             now = target[ring] - target[edge]
             length = np.linalg.norm(now[:, :2], axis=1)  # in the picture: depth does not show
             keep = _LID_BAND_STRETCH * height
@@ -575,9 +603,7 @@ class Retargeter:
                 # The fold's ring goes a share of the way, so the skin from the
                 # lashes' ring up to the brow stretches evenly (a fold's shadow
                 # is not drawn out alone).
-                h2 = np.linalg.norm(self.source[second, :2] - self.source[first, :2], axis=1)[over]
-                h3 = np.linalg.norm(self.source[brow, :2] - self.source[second, :2], axis=1)[over]
-                target[second[over]] += moved * (h3 / np.maximum(h2 + h3, 1e-6))[:, None]
+                target[second[over]] += moved * fold_share[over][:, None]
 
     def _round_opening(
         self, target: NDArray[np.float64], driver: NDArray[np.float64], drv_gap: float, want: float, src_gap: float

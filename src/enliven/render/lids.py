@@ -18,8 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-
-
 # Only where the frame's lids are closer than this (px) do they count as met:
 # along an open eye's lids the pass had moved a few samples every frame, and
 # re-tracked, the Mona Lisa's open left eye followed the driver less well.
@@ -41,13 +39,15 @@ def _edge(points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.
     return points[order, 0], points[order, 1]
 
 
-def _between(x: NDArray[np.float64], y: NDArray[np.float64], upper: NDArray[np.float64], lower: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Whether points (x, y) lie strictly between two lids' edges ((K, 2)
-    each, corner to corner). The edges are taken as functions of x: eyes are
+def _between(
+    x: NDArray[np.float64], y: NDArray[np.float64], upper: tuple[NDArray[np.float64], NDArray[np.float64]], lower: tuple[NDArray[np.float64], NDArray[np.float64]]
+) -> NDArray[np.bool_]:
+    """Whether points (x, y) lie strictly between two lids' edges (each as
+    :func:`_edge` gives it). The edges are taken as functions of x: eyes are
     wider than tall, and stay so on a head rolled far. Past the corners the
     edges meet, so nothing is between them there."""
-    top = np.interp(x, *_edge(upper))
-    bottom = np.interp(x, *_edge(lower))
+    top = np.interp(x, *upper)
+    bottom = np.interp(x, *lower)
     return (y > np.minimum(top, bottom)) & (y < np.maximum(top, bottom))
 
 
@@ -77,8 +77,8 @@ def close_gaps(
     upsampled maps interpolate over a working pixel). Returns how many samples
     moved."""
     ox, oy = origin
-    up_t, low_t = verts[eye.upper_ids, :2], verts[eye.lower_ids, :2]
-    both = np.vstack([up_t, low_t])
+    both = np.vstack([verts[eye.upper_ids, :2], verts[eye.lower_ids, :2]])
+    up_t, low_t = _edge(verts[eye.upper_ids, :2]), _edge(verts[eye.lower_ids, :2])
     h, w = map_x.shape
     c0, r0 = np.floor(both.min(axis=0) - (ox, oy)).astype(int) - reach
     c1, r1 = np.ceil(both.max(axis=0) - (ox, oy)).astype(int) + reach + 1
@@ -86,13 +86,11 @@ def close_gaps(
     if c1 <= c0 or r1 <= r0:
         return 0
     sx, sy = map_x[r0:r1, c0:c1], map_y[r0:r1, c0:c1]
-    upper = np.column_stack(eye.upper)
-    lower = np.column_stack(eye.lower)
-    lands = _between(sx, sy, upper, lower)
+    lands = _between(sx, sy, eye.upper, eye.lower)
     if not lands.any():
         return 0
     columns = np.arange(c0, c1, dtype=np.float64) + ox
-    shut = np.abs(np.interp(columns, *_edge(low_t)) - np.interp(columns, *_edge(up_t))) < _SHUT_PX
+    shut = np.abs(np.interp(columns, *low_t) - np.interp(columns, *up_t)) < _SHUT_PX
     if not shut.any():
         return 0
     px, py = np.meshgrid(columns, np.arange(r0, r1, dtype=np.float64) + oy)
