@@ -138,6 +138,9 @@ class DetailTracker:
         self._triangles = topo.mesh_triangles()
         self._target = np.column_stack([self.canon_pts, np.zeros(len(self.canon_pts))])
         self._mask = _skin_mask(self.canon_pts, self._triangles)
+        self._skin = self._mask > 0.5
+        # The mask's own blur, which normalises the broad light below: the same every frame.
+        self._mask_light = np.maximum(cv2.GaussianBlur(self._mask, (0, 0), _LIGHT_SIGMA), 1e-3)
         self._ref, ref_red = self._canonical(reference_rgb, self.reference)
         self._ref_shade = cv2.GaussianBlur(self._ref, (0, 0), _SHADE_SIGMA)
         # Shade and redness side by side: one remap samples both through the flow.
@@ -205,7 +208,7 @@ class DetailTracker:
         current, red = self._canonical(rgb, landmarks)
         flow = self._dis.calc(current.astype(np.uint8), self._ref.astype(np.uint8), None)
         flow = cv2.GaussianBlur(flow, (0, 0), _FLOW_SIGMA)
-        skin = self._mask > 0.5
+        skin = self._skin
         flow -= np.median(flow[skin], axis=0)  # a common shift is landmark jitter
         norm = np.sqrt((flow * flow).sum(axis=2, keepdims=True))
         flow *= np.minimum(1.0, _FLOW_LIMIT / np.maximum(norm, 1e-6))
@@ -217,7 +220,7 @@ class DetailTracker:
         ratio = (shade + 8.0) / (ref_here + 8.0)
         # Keep local shading change (creases); broad change is light or exposure.
         light = cv2.GaussianBlur(ratio * self._mask, (0, 0), _LIGHT_SIGMA)
-        light /= np.maximum(cv2.GaussianBlur(self._mask, (0, 0), _LIGHT_SIGMA), 1e-3)
+        light /= self._mask_light
         change = ratio / np.maximum(light, 1e-3) - 1.0
         change = np.sign(change) * np.maximum(np.abs(change) - _RATIO_DEADZONE, 0.0)
         # Strong edges of the current frame are things that moved (a rim, a
