@@ -20,6 +20,7 @@ from PIL import Image
 from skimage import data
 
 from enliven.face.mediapipe import MediaPipeTracker
+from enliven.face.portrait import find_face
 from enliven.motion.controls import Controls, apply_controls
 from enliven.motion.retarget import RetargetConfig, Retargeter
 from enliven.render.renderer import Renderer, RenderConfig
@@ -45,10 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     portrait = data.astronaut()
     with MediaPipeTracker() as tracker:
-        obs = tracker.landmarks_in_box(portrait, tracker.detect(portrait)[0])
-    if obs is None:
-        raise SystemExit("no face found in the astronaut")
-    lm = obs.landmarks.astype(np.float64)
+        lm = find_face(portrait, tracker, name="the astronaut").observation.landmarks.astype(np.float64)
     xs = lm[[33, 263], 0]
     cy = int(lm[[159, 386], 1].mean())
     x0, x1 = int(xs.min() - 15), int(xs.max() + 15)
